@@ -1,0 +1,242 @@
+"""Find the project, read its config, import the pipeline module, collect its stages."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import tomllib
+import traceback
+import types
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastpipe.errors import ProjectError, StageDefinitionError
+from fastpipe.layout import Layout
+from fastpipe.stage import StageSpec, spec_of
+
+PIPELINE_FILE = "pipeline.py"
+_CONFIG_KEYS = {
+    "pipeline": str,
+    "preload": list,
+    "executor": str,
+    "jobs": int,
+    "resources": dict,
+    "dask_address": str,
+}
+
+
+@dataclass(frozen=True)
+class ProjectConfig:
+    """`[tool.fastpipe]` of pyproject.toml, validated."""
+
+    pipeline: str = "pipeline"
+    preload: tuple[str, ...] = ()
+    executor: str | None = None
+    jobs: int | None = None
+    resources: tuple[tuple[str, float], ...] = ()
+    dask_address: str | None = None
+
+
+@dataclass(frozen=True)
+class Project:
+    """A project root and its configuration."""
+
+    root: Path
+    config: ProjectConfig
+
+    @property
+    def layout(self) -> Layout:
+        return Layout(self.root)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A collected stage: its spec and the function that runs it."""
+
+    spec: StageSpec
+    func: Callable[..., Any]
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """The registry value discovery builds: every stage of the project, by name."""
+
+    project: Project
+    module: types.ModuleType
+    stages: Mapping[str, Stage]
+
+    @property
+    def specs(self) -> dict[str, StageSpec]:
+        return {name: stage.spec for name, stage in self.stages.items()}
+
+
+def find_root(start: Path) -> Path:
+    """The nearest ancestor of `start` holding pipeline.py or a [tool.fastpipe] pyproject."""
+    start = start.resolve()
+    if not start.is_dir():
+        raise ProjectError(f"'{start}' is not a directory")
+    for directory in (start, *start.parents):
+        if (directory / PIPELINE_FILE).is_file() or _has_fastpipe_table(directory):
+            return directory
+    raise ProjectError(
+        f"no fastpipe project in '{start}' or its parents (looked for pipeline.py or "
+        "[tool.fastpipe] in pyproject.toml); run `fastpipe init` to start one"
+    )
+
+
+def _has_fastpipe_table(directory: Path) -> bool:
+    pyproject = directory / "pyproject.toml"
+    if not pyproject.is_file():
+        return False
+    try:
+        text = pyproject.read_text(encoding="utf-8")
+    except OSError:
+        return False
+    return "[tool.fastpipe]" in text and "fastpipe" in _read_toml(pyproject).get("tool", {})
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ProjectError(f"{path.name}: cannot read it ({exc})") from None
+
+
+def read_config(root: Path) -> ProjectConfig:
+    """The validated `[tool.fastpipe]` table (defaults when there is none)."""
+    pyproject = root / "pyproject.toml"
+    if not pyproject.is_file():
+        return ProjectConfig()
+    table = _read_toml(pyproject).get("tool", {}).get("fastpipe", {})
+    if not isinstance(table, dict):
+        raise ProjectError("pyproject.toml: [tool.fastpipe] must be a table")
+    for key, value in table.items():
+        expected = _CONFIG_KEYS.get(key)
+        if expected is None:
+            known = ", ".join(sorted(_CONFIG_KEYS))
+            raise ProjectError(f"pyproject.toml: unknown [tool.fastpipe] key '{key}' ({known})")
+        if not isinstance(value, expected) or isinstance(value, bool):
+            raise ProjectError(
+                f"pyproject.toml: [tool.fastpipe] {key} must be {expected.__name__}, not {value!r}"
+            )
+    return ProjectConfig(
+        pipeline=table.get("pipeline", "pipeline"),
+        preload=_strings(table.get("preload", []), "preload"),
+        executor=table.get("executor"),
+        jobs=_positive(table.get("jobs")),
+        resources=_resources(table.get("resources", {})),
+        dask_address=table.get("dask_address"),
+    )
+
+
+def _strings(value: list[Any], key: str) -> tuple[str, ...]:
+    if not all(isinstance(v, str) for v in value):
+        raise ProjectError(f"pyproject.toml: [tool.fastpipe] {key} must be a list of strings")
+    return tuple(value)
+
+
+def _positive(value: int | None) -> int | None:
+    if value is not None and value < 1:
+        raise ProjectError(f"pyproject.toml: [tool.fastpipe] jobs must be >= 1, not {value}")
+    return value
+
+
+def _resources(value: dict[str, Any]) -> tuple[tuple[str, float], ...]:
+    items: list[tuple[str, float]] = []
+    for name, amount in value.items():
+        if isinstance(amount, bool) or not isinstance(amount, int | float) or amount < 0:
+            raise ProjectError(
+                f"pyproject.toml: [tool.fastpipe] resources.{name} must be a number >= 0"
+            )
+        items.append((name, float(amount)))
+    return tuple(sorted(items))
+
+
+def load_project(start: Path) -> Project:
+    """The project containing `start`."""
+    root = find_root(start)
+    return Project(root, read_config(root))
+
+
+def import_pipeline(project: Project) -> types.ModuleType:
+    """Import the pipeline module fresh, as a real module, with the root on sys.path."""
+    root = str(project.root)
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    _forget_project_modules(project.root)
+    name = project.config.pipeline
+    try:
+        return importlib.import_module(name)
+    except StageDefinitionError:
+        raise
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and name.startswith(exc.name):
+            raise ProjectError(
+                f"pipeline module '{name}' not found in {project.root} "
+                "(set [tool.fastpipe] pipeline in pyproject.toml, or create pipeline.py)"
+            ) from None
+        raise _import_error(name, exc) from None
+    except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        raise _import_error(name, exc) from None
+
+
+def _import_error(name: str, exc: BaseException) -> ProjectError:
+    details = "".join(traceback.format_exception(exc))
+    return ProjectError(
+        f"importing the pipeline module '{name}' failed: {type(exc).__name__}: {exc}",
+        details=details,
+    )
+
+
+def _forget_project_modules(root: Path) -> None:
+    """Drop modules of this project (or shadowing its module names) so imports are fresh."""
+    prefix = str(root) + os.sep
+    top_level = {p.stem if p.suffix == ".py" else p.name for p in _importable_entries(root)}
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None) or ""
+        if file.startswith(prefix) or name.split(".")[0] in top_level:
+            del sys.modules[name]
+    importlib.invalidate_caches()
+
+
+def _importable_entries(root: Path) -> list[Path]:
+    try:
+        entries = list(root.iterdir())
+    except OSError:
+        return []
+    return [p for p in entries if p.suffix == ".py" or (p / "__init__.py").is_file()]
+
+
+def collect_stages(module: types.ModuleType) -> dict[str, Stage]:
+    """The @stage functions in `module`'s namespace, by name (one function, one stage)."""
+    found: dict[str, Stage] = {}
+    seen: set[int] = set()
+    for value in list(vars(module).values()):
+        spec = spec_of(value)
+        if spec is None or id(value) in seen or not callable(value):
+            continue
+        seen.add(id(value))
+        other = found.get(spec.name)
+        if other is not None:
+            raise StageDefinitionError(
+                f"two stages are named '{spec.name}': {other.spec.module}.{other.spec.qualname} "
+                f"and {spec.module}.{spec.qualname}; rename one with @stage(name=...)"
+            )
+        found[spec.name] = Stage(spec, value)
+    return dict(sorted(found.items()))
+
+
+def load_pipeline(project: Project) -> Pipeline:
+    """Import the project's pipeline module and collect its stages."""
+    module = import_pipeline(project)
+    return Pipeline(project, module, collect_stages(module))

@@ -1,0 +1,83 @@
+"""Errors a user can act on, each with the exit code the CLI maps it to.
+
+    FastpipeError                  exit 2: bad input; the message names what is wrong
+    ├── ProjectError               no project found, malformed config, pipeline import failed
+    ├── StageDefinitionError       bad @stage arguments, a param without a default, duplicates
+    ├── UnknownStageError          a stage name that the pipeline does not define
+    ├── ParamsError                unknown stage/param in params.yaml or --set, wrong value type
+    ├── GraphError                 cycle, duplicate or overlapping outs, missing dep, outside root
+    ├── LockSchemaError            a lock written by a newer fastpipe
+    ├── ExecutorError              an executor unknown or not available on this Python
+    ├── ResourceError              a stage needs more GPUs / resources than exist
+    └── ProjectBusyError           another `fastpipe run` holds this project
+
+A stage that fails is not an error of fastpipe's: `run` reports it in its result (exit 1).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class FastpipeError(Exception):
+    """Base class: a problem the user can fix; the CLI prints it as one line and exits 2.
+
+    `details` is printed before that line when the user needs more than one line to act,
+    e.g. the traceback of their own code that failed while the pipeline was imported.
+    """
+
+    exit_code: int = EXIT_USAGE
+
+    def __init__(self, message: str, *, details: str | None = None) -> None:
+        super().__init__(message)
+        self.details = details
+
+
+class ProjectError(FastpipeError):
+    """The project cannot be found, configured or imported."""
+
+
+class StageDefinitionError(FastpipeError):
+    """A @stage declaration is invalid."""
+
+
+class UnknownStageError(FastpipeError):
+    """A stage name that the pipeline does not define."""
+
+    def __init__(self, name: str, known: Iterable[str]) -> None:
+        message = f"unknown stage '{name}'"
+        close = difflib.get_close_matches(name, list(known), n=1)
+        if close:
+            message += f" (did you mean '{close[0]}'?)"
+        super().__init__(message)
+        self.name = name
+
+
+class ParamsError(FastpipeError):
+    """A params override is unknown or has the wrong type."""
+
+
+class GraphError(FastpipeError):
+    """The stages do not form a valid pipeline graph."""
+
+
+class LockSchemaError(FastpipeError):
+    """A lock file was written by a newer fastpipe."""
+
+
+class ExecutorError(FastpipeError):
+    """An executor is unknown or not available here."""
+
+
+class ResourceError(FastpipeError):
+    """A stage needs more GPUs or resources than this machine has."""
+
+
+class ProjectBusyError(FastpipeError):
+    """Another `fastpipe run` is active in this project."""

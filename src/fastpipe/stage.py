@@ -1,0 +1,210 @@
+"""`@stage`: annotate a function with a frozen StageSpec; nothing is registered anywhere."""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import posixpath
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from fastpipe.errors import StageDefinitionError
+
+SPEC_ATTRIBUTE = "__fastpipe_stage__"
+_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.@-]*$")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One stage parameter: its name, default value and (unevaluated) annotation."""
+
+    name: str
+    default: Any
+    annotation: Any = inspect.Parameter.empty
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """Everything `@stage` declares about a function, plus where to import it from."""
+
+    name: str
+    module: str
+    qualname: str
+    deps: tuple[str, ...] = ()
+    outs: tuple[str, ...] = ()
+    metrics: tuple[str, ...] = ()
+    plots: tuple[str, ...] = ()
+    persist: bool = False
+    gpus: int = 0
+    resources: tuple[tuple[str, float], ...] = ()
+    timeout: float | None = None
+    retries: int = 0
+    params: tuple[ParamSpec, ...] = ()
+    fingerprint: tuple[object, ...] = field(default=(), compare=False)
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        """Every path the stage produces: outs, metrics and plots."""
+        return self.outs + self.metrics + self.plots
+
+    @property
+    def param_defaults(self) -> dict[str, Any]:
+        return {p.name: p.default for p in self.params}
+
+
+def stage(
+    *,
+    deps: Iterable[str] = (),
+    outs: Iterable[str] = (),
+    metrics: Iterable[str] = (),
+    plots: Iterable[str] = (),
+    name: str | None = None,
+    persist: bool = False,
+    gpus: int = 0,
+    resources: Mapping[str, float] | None = None,
+    timeout: float | None = None,
+    retries: int = 0,
+    fingerprint: Iterable[object] = (),
+) -> Callable[[F], F]:
+    """Declare a pipeline stage; returns the function unchanged but for an attached spec.
+
+    `fingerprint` is the escape hatch for code the automatic fingerprint cannot see: callables,
+    classes, modules or values are fingerprinted as if the stage referenced them, and strings
+    are project paths (files or directories) whose content joins the fingerprint.
+    """
+
+    def decorate(func: F) -> F:
+        if not callable(func):
+            raise StageDefinitionError(f"@stage must decorate a function, not {func!r}")
+        stage_name = name if name is not None else func.__name__
+        where = f"stage '{stage_name}'"
+        if not isinstance(stage_name, str) or not _NAME_RE.match(stage_name):
+            raise StageDefinitionError(
+                f"{where}: invalid name (use letters, digits, '_', '.', '@', '-')"
+            )
+        spec = StageSpec(
+            name=stage_name,
+            module=func.__module__,
+            qualname=func.__qualname__,
+            deps=_paths(deps, "deps", where),
+            outs=_paths(outs, "outs", where),
+            metrics=_paths(metrics, "metrics", where),
+            plots=_paths(plots, "plots", where),
+            persist=_bool(persist, "persist", where),
+            gpus=_count(gpus, "gpus", where),
+            resources=_resources(resources, where),
+            timeout=_timeout(timeout, where),
+            retries=_count(retries, "retries", where),
+            params=_params(func, where),
+            fingerprint=_fingerprint(fingerprint, where),
+        )
+        setattr(func, SPEC_ATTRIBUTE, spec)
+        return func
+
+    return decorate
+
+
+def spec_of(obj: object) -> StageSpec | None:
+    """The StageSpec attached to `obj` by @stage, or None."""
+    try:
+        spec = getattr(obj, SPEC_ATTRIBUTE, None)
+    except Exception:  # objects with exotic __getattr__ are simply not stages
+        return None
+    return spec if isinstance(spec, StageSpec) else None
+
+
+def normalize_path(path: str) -> str:
+    """A declared path as a normalized POSIX path (no './', no trailing '/')."""
+    return posixpath.normpath(path.replace("\\", "/"))
+
+
+def _paths(value: Iterable[str], kind: str, where: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        raise StageDefinitionError(f"{where}: {kind} must be a list of paths, not a string")
+    try:
+        items = list(value)
+    except TypeError:
+        raise StageDefinitionError(f"{where}: {kind} must be a list of paths") from None
+    out: list[str] = []
+    for item in items:
+        if not isinstance(item, str) or not item.strip():
+            raise StageDefinitionError(f"{where}: {kind} entry {item!r} is not a path")
+        path = normalize_path(item)
+        if path in out:
+            raise StageDefinitionError(f"{where}: {kind} lists '{path}' twice")
+        out.append(path)
+    return tuple(out)
+
+
+def _bool(value: object, kind: str, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise StageDefinitionError(f"{where}: {kind} must be True or False, not {value!r}")
+    return value
+
+
+def _count(value: object, kind: str, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise StageDefinitionError(f"{where}: {kind} must be a whole number >= 0, not {value!r}")
+    return value
+
+
+def _timeout(value: object, where: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise StageDefinitionError(f"{where}: timeout must be a number of seconds > 0")
+    return float(value)
+
+
+def _resources(value: Mapping[str, float] | None, where: str) -> tuple[tuple[str, float], ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, Mapping):
+        raise StageDefinitionError(f"{where}: resources must be a dict of name -> amount")
+    items: list[tuple[str, float]] = []
+    for key, amount in value.items():
+        bad_amount = isinstance(amount, bool) or not isinstance(amount, int | float) or amount < 0
+        if not isinstance(key, str) or not key or bad_amount:
+            raise StageDefinitionError(
+                f"{where}: resource {key!r} must map a name to an amount >= 0, not {amount!r}"
+            )
+        if key == "gpus":
+            raise StageDefinitionError(f"{where}: use @stage(gpus=N), not resources={{'gpus': N}}")
+        items.append((key, float(amount)))
+    return tuple(sorted(items))
+
+
+def _fingerprint(value: Iterable[object], where: str) -> tuple[object, ...]:
+    if isinstance(value, str):
+        raise StageDefinitionError(f"{where}: fingerprint must be a list, not a string")
+    try:
+        items = tuple(value)
+    except TypeError:
+        raise StageDefinitionError(f"{where}: fingerprint must be a list") from None
+    return tuple(normalize_path(i) if isinstance(i, str) else i for i in items)
+
+
+def _params(func: Callable[..., Any], where: str) -> tuple[ParamSpec, ...]:
+    try:
+        signature = inspect.signature(func)
+    except (TypeError, ValueError) as exc:
+        raise StageDefinitionError(f"{where}: cannot read its signature ({exc})") from None
+    # String annotations (PEP 563) become real types where they can be evaluated.
+    with contextlib.suppress(Exception):
+        signature = inspect.signature(func, eval_str=True)
+    params: list[ParamSpec] = []
+    for p in signature.parameters.values():
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            raise StageDefinitionError(f"{where}: *{p.name} cannot be a param; remove it")
+        if p.kind is p.POSITIONAL_ONLY:
+            raise StageDefinitionError(f"{where}: param '{p.name}' must not be positional-only")
+        if p.default is p.empty:
+            raise StageDefinitionError(
+                f"{where}: param '{p.name}' has no default; every stage param needs one"
+            )
+        params.append(ParamSpec(p.name, p.default, p.annotation))
+    return tuple(params)
