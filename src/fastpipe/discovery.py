@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fastpipe.errors import ProjectError, StageDefinitionError
+from fastpipe.errors import FastpipeError, ProjectError, StageDefinitionError
 from fastpipe.layout import Layout
 from fastpipe.stage import StageSpec, spec_of
 
@@ -83,7 +83,7 @@ def find_root(start: Path) -> Path:
     if not start.is_dir():
         raise ProjectError(f"'{start}' is not a directory")
     for directory in (start, *start.parents):
-        if (directory / PIPELINE_FILE).is_file() or _has_fastpipe_table(directory):
+        if (directory / PIPELINE_FILE).is_file() or has_fastpipe_table(directory):
             return directory
     raise ProjectError(
         f"no fastpipe project in '{start}' or its parents (looked for pipeline.py or "
@@ -91,23 +91,30 @@ def find_root(start: Path) -> Path:
     )
 
 
-def _has_fastpipe_table(directory: Path) -> bool:
+def has_fastpipe_table(directory: Path) -> bool:
+    """Whether `directory` holds a pyproject.toml with a [tool.fastpipe] table."""
     pyproject = directory / "pyproject.toml"
     if not pyproject.is_file():
         return False
     try:
         text = pyproject.read_text(encoding="utf-8")
-    except OSError:
+    except (OSError, UnicodeDecodeError):
         return False
-    return "[tool.fastpipe]" in text and "fastpipe" in _read_toml(pyproject).get("tool", {})
+    return "fastpipe" in text and isinstance(_fastpipe_table(pyproject), dict)
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as f:
             return tomllib.load(f)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ProjectError(f"{path.name}: cannot read it ({exc})") from None
+
+
+def _fastpipe_table(pyproject: Path) -> object:
+    """`[tool.fastpipe]` of a pyproject.toml (None when absent)."""
+    tool = _read_toml(pyproject).get("tool")
+    return tool.get("fastpipe") if isinstance(tool, dict) else None
 
 
 def read_config(root: Path) -> ProjectConfig:
@@ -115,7 +122,9 @@ def read_config(root: Path) -> ProjectConfig:
     pyproject = root / "pyproject.toml"
     if not pyproject.is_file():
         return ProjectConfig()
-    table = _read_toml(pyproject).get("tool", {}).get("fastpipe", {})
+    table = _fastpipe_table(pyproject)
+    if table is None:
+        return ProjectConfig()
     if not isinstance(table, dict):
         raise ProjectError("pyproject.toml: [tool.fastpipe] must be a table")
     for key, value in table.items():
@@ -169,16 +178,16 @@ def load_project(start: Path) -> Project:
 def import_pipeline(project: Project) -> types.ModuleType:
     """Import the pipeline module fresh, as a real module, with the root on sys.path."""
     root = str(project.root)
-    if root not in sys.path:
-        sys.path.insert(0, root)
+    # First on sys.path, even if already there: another project's root must not shadow it.
+    sys.path[:] = [root, *(p for p in sys.path if p != root)]
     _forget_project_modules(project.root)
     name = project.config.pipeline
     try:
         return importlib.import_module(name)
-    except StageDefinitionError:
+    except FastpipeError:
         raise
     except ModuleNotFoundError as exc:
-        if exc.name is not None and name.startswith(exc.name):
+        if exc.name is not None and (name == exc.name or name.startswith(exc.name + ".")):
             raise ProjectError(
                 f"pipeline module '{name}' not found in {project.root} "
                 "(set [tool.fastpipe] pipeline in pyproject.toml, or create pipeline.py)"

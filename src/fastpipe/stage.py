@@ -78,7 +78,7 @@ def stage(
     """
 
     def decorate(func: F) -> F:
-        if not callable(func):
+        if not callable(func) or not hasattr(func, "__qualname__"):
             raise StageDefinitionError(f"@stage must decorate a function, not {func!r}")
         stage_name = name if name is not None else func.__name__
         where = f"stage '{stage_name}'"
@@ -155,7 +155,7 @@ def _count(value: object, kind: str, where: str) -> int:
 def _timeout(value: object, where: str) -> float | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
         raise StageDefinitionError(f"{where}: timeout must be a number of seconds > 0")
     return float(value)
 
@@ -167,7 +167,9 @@ def _resources(value: Mapping[str, float] | None, where: str) -> tuple[tuple[str
         raise StageDefinitionError(f"{where}: resources must be a dict of name -> amount")
     items: list[tuple[str, float]] = []
     for key, amount in value.items():
-        bad_amount = isinstance(amount, bool) or not isinstance(amount, int | float) or amount < 0
+        bad_amount = (
+            isinstance(amount, bool) or not isinstance(amount, int | float) or not amount >= 0
+        )
         if not isinstance(key, str) or not key or bad_amount:
             raise StageDefinitionError(
                 f"{where}: resource {key!r} must map a name to an amount >= 0, not {amount!r}"

@@ -641,3 +641,35 @@ def test_manifest_is_sorted_and_stable(project: Project) -> None:
     second = project.manifest()
     assert list(first.items) == sorted(first.items)
     assert first == second
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import numpy as np\n\ndef stage_fn():\n    return np.exp(1.0) + np.sort([2, 1])[0]\n",
+        "from numpy import exp, log\n\ndef stage_fn():\n    return exp(log(2.0))\n",
+    ],
+)
+def test_library_callables_of_any_type_are_names_not_values(project: Project, source: str) -> None:
+    pytest.importorskip("numpy")
+    project.write("pipeline.py", source)
+    manifest = project.manifest()
+    assert manifest.warnings == ()
+    assert "numpy.exp" in manifest.items
+
+
+def test_ufunc_swap_is_a_change(project: Project) -> None:
+    pytest.importorskip("numpy")
+    project.write("pipeline.py", "from numpy import exp as f\n\ndef stage_fn():\n    return f(1.0)\n")
+    assert "pipeline.stage_fn" in edit_and_compare(project, "pipeline.py", "exp as f", "log as f")
+
+
+def test_callable_built_by_the_project_from_a_library_is_a_value(project: Project) -> None:
+    pytest.importorskip("numpy")
+    project.write(
+        "pipeline.py",
+        "import numpy as np\n\ndef f(x):\n    return x\n\nvec = np.vectorize(f)\n\n"
+        "def stage_fn():\n    return vec([1])\n",
+    )
+    warnings = project.manifest().warnings
+    assert any("pipeline.vec" in w and "numpy.vectorize" in w for w in warnings), warnings

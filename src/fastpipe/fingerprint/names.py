@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
+import sys
 import types
 from collections.abc import Callable
 from typing import Any
@@ -80,6 +81,22 @@ def is_code_like(obj: object) -> bool:
         return callable(obj) and hasattr(obj, "__wrapped__")
     except Exception:
         return False
+
+
+def is_library_api(obj: object) -> bool:
+    """A callable published by a library module under its own name (`numpy.exp`, a ufunc).
+
+    Such objects are recorded by name even when imported into project modules; a callable
+    the project built (`np.vectorize(f)`) is not published anywhere and stays a value.
+    """
+    module_name = getattr(obj, "__module__", None)
+    name = getattr(obj, "__name__", None)
+    if not (callable(obj) and isinstance(module_name, str) and isinstance(name, str)):
+        return False
+    if isinstance(obj, types.FunctionType | type):
+        return False  # classified by where their code lives
+    module = sys.modules.get(module_name)
+    return module is not None and getattr(module, name, None) is obj
 
 
 def disambiguate(items: dict[str, set[str]]) -> dict[str, str]:

@@ -223,10 +223,12 @@ class Fingerprinter:
 
     def _identity(self, obj: object, location: tuple[str, str], out: _Collector) -> str:
         key = f"{location[0]}.{location[1]}"
-        if names.is_code_like(obj) and not isinstance(obj, functools.partial | types.MethodType):
-            module = sys.modules.get(location[0])
-            in_library = module is None or self._project.module_relpath(module) is None
+        module = sys.modules.get(location[0])
+        in_library = module is None or self._project.module_relpath(module) is None
+        if (in_library and callable(obj)) or names.is_library_api(obj):
             return self._ref(obj, out, key if in_library else None)
+        if names.is_code_like(obj) and not isinstance(obj, functools.partial | types.MethodType):
+            return self._ref(obj, out)
         # Values, and callables that carry state (partial, bound methods), are module-level
         # bindings of their own: their entry changes when their state does.
         memo = ("const", key)
@@ -341,7 +343,7 @@ class Fingerprinter:
         *,
         skip_stage_decorator: bool,
     ) -> tuple[list[tuple[str, str]], set[str]]:
-        """What the function's names refer to, and which globals it reads."""
+        """What the function's names refer to, and which mutable container globals it reads."""
         namespace = func.__globals__
         module = str(namespace.get("__name__", "?"))
         imports = source.import_bindings(node, namespace.get("__package__")) if node else []
@@ -356,7 +358,10 @@ class Fingerprinter:
                 bindings.append(resolved)
         for chain in sorted(local_chains):
             bindings.append(self._resolve_import(import_map[chain[0]], chain, out))
-        return bindings, {c[0] for c in global_chains if c[0] in namespace}
+        containers = {
+            c[0] for c in global_chains if isinstance(namespace.get(c[0]), list | dict | set)
+        }
+        return bindings, containers
 
     def _decorator_chains(
         self, func: types.FunctionType, node: ast.AST, skip_stage_decorator: bool

@@ -1,0 +1,5 @@
+"""`python -m fastpipe`."""
+
+from fastpipe.cli import main
+
+main()

@@ -1,0 +1,266 @@
+"""The `fastpipe` command: parse with typer, call fastpipe.api, render, map errors to exits.
+
+Three tiers: reusable option declarations, one small function per command, and `main`, the
+one place where errors become exit codes. The api module is imported inside the commands so
+that `fastpipe --help` does not pay for the graph and hashing libraries.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, NoReturn
+
+import typer
+from typer._click import exceptions as click_exceptions
+
+from fastpipe.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, FastpipeError
+
+if TYPE_CHECKING:
+    from fastpipe.events import Event, Listener
+    from fastpipe.stage import StageSpec
+
+app = typer.Typer(
+    name="fastpipe",
+    help="Run Python pipelines incrementally: only stages whose code, params or data changed.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@dataclass(frozen=True)
+class Globals:
+    """Options given before the command: where the project is, how much to say."""
+
+    directory: Path
+    verbose: bool
+
+
+# ---------------------------------------------------------------------------- options
+
+Stages = Annotated[
+    list[str] | None, typer.Argument(metavar="[STAGE]...", help="Stages to act on (default: all).")
+]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+Downstream = Annotated[
+    bool,
+    typer.Option("--downstream", help="Select the stages and everything below them, not above."),
+]
+
+
+@app.callback()
+def _global_options(
+    ctx: typer.Context,
+    directory: Annotated[
+        Path, typer.Option("-C", "--directory", help="Run as if started in DIR.", metavar="DIR")
+    ] = Path("."),
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Say more; show tracebacks of fastpipe errors.")
+    ] = False,
+) -> None:
+    ctx.obj = Globals(directory, verbose)
+
+
+def _globals(ctx: typer.Context) -> Globals:
+    found = ctx.find_object(Globals)
+    assert found is not None, "the app callback sets Globals"
+    return found
+
+
+def _printer(verbose: bool) -> Listener:
+    from fastpipe.render import event_line
+
+    def listener(event: Event) -> None:
+        line = event_line(event, verbose=verbose)
+        if line is not None:
+            print(line, file=sys.stderr, flush=True)
+
+    return listener
+
+
+# ---------------------------------------------------------------------------- commands
+
+
+@app.command()
+def init(ctx: typer.Context) -> None:
+    """Create .fastpipe/ (and a sample pipeline.py if there is no project yet)."""
+    from fastpipe import api
+
+    result = api.init(cwd=_globals(ctx).directory)
+    if result.created:
+        print(f"initialized fastpipe in {result.root}: created {', '.join(result.created)}")
+    else:
+        print(f"fastpipe already initialized in {result.root}")
+
+
+@app.command()
+def run(
+    ctx: typer.Context,
+    stages: Stages = None,
+    force: Annotated[
+        bool, typer.Option("--force", "-f", help="Run the selected stages even if fresh.")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", "-n", help="Print what would run, and why; run nothing.")
+    ] = False,
+    jobs: Annotated[
+        int | None, typer.Option("--jobs", "-j", min=1, help="Stages run at once (default: CPUs).")
+    ] = None,
+    executor: Annotated[
+        str | None, typer.Option("--executor", help="Where stages run: inline.")
+    ] = None,
+    keep_going: Annotated[
+        bool,
+        typer.Option("--keep-going", "-k", help="After a failure, run what does not depend on it."),
+    ] = False,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", metavar="STAGE.PARAM=VALUE", help="Override a param (repeatable)."),
+    ] = None,
+    downstream: Downstream = False,
+    no_wait: Annotated[
+        bool, typer.Option("--no-wait", help="Fail instead of waiting for another run.")
+    ] = False,
+) -> int:
+    """Run the stale stages among STAGEs (default: all) and their upstream stages."""
+    from fastpipe import api, render
+
+    g = _globals(ctx)
+    result = api.run(
+        stages or (),
+        cwd=g.directory,
+        force=force,
+        dry_run=dry_run,
+        jobs=jobs,
+        executor=executor,
+        keep_going=keep_going,
+        overrides=set_ or (),
+        downstream=downstream,
+        wait=not no_wait,
+        listener=_printer(g.verbose),
+    )
+    print(render.dry_run(result) if dry_run else render.run_summary(result))
+    return EXIT_OK if result.ok else EXIT_FAILED
+
+
+@app.command()
+def status(
+    ctx: typer.Context,
+    stages: Stages = None,
+    as_json: JsonFlag = False,
+    check: Annotated[
+        bool, typer.Option("--check", help="Exit 1 if any selected stage is stale.")
+    ] = False,
+    downstream: Downstream = False,
+) -> int:
+    """Show whether each stage is fresh or stale, and why."""
+    from fastpipe import api, render
+
+    g = _globals(ctx)
+    report = api.status(
+        stages or (), cwd=g.directory, downstream=downstream, listener=_printer(g.verbose)
+    )
+    if as_json:
+        print(json.dumps({"stages": [s.to_json() for s in report.stages]}))
+    else:
+        print(render.status_table(report.stages))
+    return EXIT_FAILED if check and report.stale else EXIT_OK
+
+
+@app.command()
+def explain(
+    ctx: typer.Context,
+    stage: Annotated[str, typer.Argument(help="The stage to explain.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Explain in detail why STAGE is stale: every changed code item, param and path."""
+    from fastpipe import api, render
+
+    g = _globals(ctx)
+    found = api.explain(stage, cwd=g.directory, listener=_printer(g.verbose))
+    print(json.dumps(found.to_json(full=True)) if as_json else render.explanation(found))
+
+
+@app.command("list")
+def list_(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+    """List the stages with their deps, outputs and params."""
+    from fastpipe import api, render
+
+    specs = api.list_stages(cwd=_globals(ctx).directory)
+    if as_json:
+        print(json.dumps({"stages": [_spec_json(s) for s in specs]}))
+    else:
+        print(render.stage_list(specs))
+
+
+def _spec_json(spec: StageSpec) -> dict[str, object]:
+    return {
+        "name": spec.name,
+        "deps": list(spec.deps),
+        "outs": list(spec.outs),
+        "metrics": list(spec.metrics),
+        "plots": list(spec.plots),
+        "params": {p.name: p.default for p in spec.params},
+    }
+
+
+@app.command()
+def dag(
+    ctx: typer.Context,
+    fmt: Annotated[
+        str, typer.Option("--format", help="ascii, mermaid or dot.", metavar="FORMAT")
+    ] = "ascii",
+) -> None:
+    """Print the stage graph."""
+    from fastpipe import api
+
+    print(api.dag(cwd=_globals(ctx).directory, fmt=fmt))
+
+
+# ---------------------------------------------------------------------------- entry point
+
+
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    """Run the CLI and exit with SPEC 6's codes; errors are one `fastpipe: error:` line."""
+    sys.exit(_run(argv))
+
+
+def _run(argv: Sequence[str] | None) -> int:
+    command = typer.main.get_command(app)
+    args = list(argv) if argv is not None else sys.argv[1:]
+    verbose = "--verbose" in args or "-v" in args
+    try:
+        code = command.main(
+            args=args,
+            prog_name="fastpipe",
+            standalone_mode=False,
+        )
+    except click_exceptions.NoArgsIsHelpError as exc:
+        print(exc.ctx.get_help() if exc.ctx else exc.format_message())
+        return EXIT_OK
+    except click_exceptions.UsageError as exc:
+        return _fail(exc.format_message(), EXIT_USAGE)
+    except typer.Abort:
+        return EXIT_INTERRUPTED
+    except FastpipeError as exc:
+        if exc.details:
+            print(exc.details.rstrip(), file=sys.stderr)
+        if verbose:
+            traceback.print_exc()
+        return _fail(str(exc), exc.exit_code)
+    except KeyboardInterrupt:
+        print("fastpipe: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return code if isinstance(code, int) else EXIT_OK
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"fastpipe: error: {message}", file=sys.stderr)
+    return code

@@ -1,0 +1,64 @@
+"""What a command reports while it works: plain values handed to a listener callback.
+
+The CLI renders them (plain lines, a live display, or JSON lines); API callers may pass their
+own listener or none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from fastpipe.staleness import Reason
+
+
+@dataclass(frozen=True)
+class WarningIssued:
+    """Something the user should know that does not stop the command."""
+
+    message: str
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """The command is blocked on something outside it (another run's project lock)."""
+
+    message: str
+
+
+@dataclass(frozen=True)
+class StageStarted:
+    name: str
+    reasons: tuple[Reason, ...]
+    forced: bool = False
+
+
+@dataclass(frozen=True)
+class StageSkipped:
+    """The stage was found fresh when it came up for dispatch."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class StageFinished:
+    name: str
+    ok: bool
+    duration: float
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class StagesBlocked:
+    """Stages that could not run because an upstream stage failed or the run stopped."""
+
+    names: tuple[str, ...]
+    why: str
+
+
+Event = WarningIssued | Waiting | StageStarted | StageSkipped | StageFinished | StagesBlocked
+Listener = Callable[[Event], None]
+
+
+def ignore(_event: Event) -> None:
+    """The listener used when the caller gives none."""

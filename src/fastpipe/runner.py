@@ -1,0 +1,188 @@
+"""One `fastpipe run`: decide each stage at dispatch, run it, record its lock.
+
+The lock written for a stage holds the code and params it ran with and the dep hashes taken
+when it was dispatched (not after it ran), so an input edited mid-run leaves it stale.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import networkx as nx
+
+from fastpipe import executors, graph
+from fastpipe.context import Context
+from fastpipe.events import StageFinished, StagesBlocked, StageSkipped, StageStarted
+from fastpipe.hashing import FileHash
+from fastpipe.lockfile import LockEntry, write_lock
+from fastpipe.scheduler import Outcome, Plan, run_plan
+from fastpipe.staleness import Reason, compare
+from fastpipe.worker import StageResult, StageTask, is_importable
+
+
+@dataclass(frozen=True)
+class StageRun:
+    """What happened to one selected stage in a run."""
+
+    name: str
+    outcome: Outcome
+    reasons: tuple[Reason, ...] = ()
+    duration: float | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Every selected stage's outcome, in topological order."""
+
+    stages: tuple[StageRun, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(s.outcome in (Outcome.RAN, Outcome.FRESH) for s in self.stages)
+
+    def names(self, outcome: Outcome) -> list[str]:
+        return [s.name for s in self.stages if s.outcome is outcome]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    force: bool = False
+    jobs: int = 1
+    executor: str = "inline"
+    keep_going: bool = False
+
+
+class _Run:
+    """The callbacks the scheduler drives, and what they learn along the way."""
+
+    def __init__(self, ctx: Context, options: RunOptions) -> None:
+        self.ctx = ctx
+        self.options = options
+        self.reasons: dict[str, tuple[Reason, ...]] = {}
+        self.dispatched_deps: dict[str, Mapping[str, FileHash | None]] = {}
+        self.results: dict[str, StageResult] = {}
+
+    def decide(self, name: str) -> StageTask | None:
+        ctx = self.ctx
+        ctx.forget_lock(name)
+        observed = ctx.observe(name)
+        reasons = compare(ctx.lock(name), observed)
+        if not reasons and not self.options.force:
+            ctx.listener(StageSkipped(name))
+            return None
+        self.reasons[name] = reasons
+        self.dispatched_deps[name] = observed.deps
+        ctx.listener(StageStarted(name, reasons, forced=not reasons))
+        return self._task(name)
+
+    def _task(self, name: str) -> StageTask:
+        stage = self.ctx.pipeline.stages[name]
+        spec = stage.spec
+        layout = self.ctx.pipeline.project.layout
+        pickled = None
+        if not is_importable(stage.func, spec.module, spec.qualname):
+            import cloudpickle
+
+            pickled = cloudpickle.dumps(stage.func)
+        return StageTask(
+            name=name,
+            module=spec.module,
+            qualname=spec.qualname,
+            root=str(self.ctx.root),
+            params=dict(self.ctx.params[name]),
+            outputs=spec.outputs,
+            persist=spec.persist,
+            log_path=str(layout.log_path(name)),
+            pickled=pickled,
+        )
+
+    def finish(self, result: StageResult) -> StageResult:
+        name = result.name
+        if result.ok:
+            result = self._record(result)
+        self.results[name] = result
+        self.ctx.listener(StageFinished(name, result.ok, result.duration, result.error))
+        return result
+
+    def _record(self, result: StageResult) -> StageResult:
+        ctx = self.ctx
+        name = result.name
+        deps = self.dispatched_deps[name]
+        missing = [p for p, h in deps.items() if h is None]
+        if missing:
+            return _failed(result, f"stage '{name}' ran without its deps {', '.join(missing)}")
+        ctx.cache.merge(result.stat_entries)
+        entry = LockEntry(
+            stage=name,
+            code=dict(ctx.manifest(name).items),
+            params=dict(ctx.params[name]),
+            deps={p: h for p, h in deps.items() if h is not None},
+            outs=dict(result.outputs),
+        )
+        try:
+            write_lock(ctx.pipeline.project.layout.lock_path(name), entry)
+        except (OSError, ValueError) as exc:
+            return _failed(result, f"stage '{name}' ran but its lock could not be written: {exc}")
+        ctx.forget_lock(name)
+        return result
+
+
+def _failed(result: StageResult, error: str) -> StageResult:
+    return StageResult(result.name, False, duration=result.duration, error=error)
+
+
+def execute(ctx: Context, selection: Sequence[str], options: RunOptions) -> RunResult:
+    """Run the stale stages of `selection` (all of them with `force`)."""
+    graph.check_deps_exist(ctx.graph, selection, ctx.root)
+    for name in selection:
+        ctx.manifest(name)  # fingerprint everything first: warnings come before any output
+    ctx.pipeline.project.layout.ensure()
+    chosen = set(selection)
+    plan = Plan(
+        order=list(selection),
+        successors={n: [s for s in ctx.graph.successors(n) if s in chosen] for n in selection},
+    )
+    run = _Run(ctx, options)
+    jobs = max(1, options.jobs)
+    with executors.create(options.executor, jobs) as pool:
+        outcomes = run_plan(
+            plan, pool, run.decide, run.finish, jobs=jobs, keep_going=options.keep_going
+        )
+    _report_blocked(ctx, selection, outcomes)
+    return RunResult(tuple(_stage_run(n, outcomes[n], run) for n in selection))
+
+
+def _report_blocked(ctx: Context, selection: Sequence[str], outcomes: dict[str, Outcome]) -> None:
+    failed = {n for n in selection if outcomes[n] is Outcome.FAILED}
+    below_failure: set[str] = set()
+    for name in failed:
+        below_failure |= nx.descendants(ctx.graph, name)
+    blocked = [n for n in selection if outcomes[n] is Outcome.NOT_RUN]
+    upstream = tuple(n for n in blocked if n in below_failure)
+    stopped = tuple(n for n in blocked if n not in below_failure)
+    if upstream:
+        ctx.listener(StagesBlocked(upstream, "an upstream stage failed"))
+    if stopped:
+        ctx.listener(StagesBlocked(stopped, "stopped after a failure; --keep-going runs them"))
+
+
+def _stage_run(name: str, outcome: Outcome, run: _Run) -> StageRun:
+    result = run.results.get(name)
+    return StageRun(
+        name,
+        outcome,
+        run.reasons.get(name, ()),
+        result.duration if result else None,
+        result.error if result else None,
+    )
+
+
+def default_jobs() -> int:
+    """One stage per CPU this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - macOS
+        return max(1, os.cpu_count() or 1)

@@ -1,0 +1,131 @@
+"""The ready-queue loop: dispatch stages whose upstream is done, wake successors on completion.
+
+Event-driven: submit while capacity allows, then block in `wait(FIRST_COMPLETED)`. Whether a
+stage needs to run is asked (`decide`) only when it is about to be dispatched, after its
+upstream finished, so a stage whose inputs came out byte-identical is skipped (early cutoff).
+"""
+
+from __future__ import annotations
+
+import enum
+import heapq
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import dataclass, field
+
+from fastpipe.executors.base import Executor
+from fastpipe.worker import StageResult, StageTask, run_stage
+
+
+class Outcome(enum.StrEnum):
+    """How each selected stage ended up in a run."""
+
+    RAN = "ran"
+    FRESH = "fresh"
+    FAILED = "failed"
+    NOT_RUN = "not_run"  # an upstream stage failed, or the run stopped before it
+    WOULD_RUN = "would_run"  # --dry-run: stale, would run
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The selected stages: an order to follow and who waits for whom."""
+
+    order: Sequence[str]  # topological
+    successors: Mapping[str, Sequence[str]]
+    priority: Mapping[str, float] = field(default_factory=dict[str, float])  # higher first
+
+
+Decide = Callable[[str], StageTask | None]
+Finish = Callable[[StageResult], StageResult]
+
+
+def run_plan(
+    plan: Plan,
+    executor: Executor,
+    decide: Decide,
+    finish: Finish,
+    *,
+    jobs: int,
+    keep_going: bool = False,
+    capacity: Callable[[str], bool] = lambda _name: True,
+) -> dict[str, Outcome]:
+    """Run `plan` on `executor`; `decide` returns None for a fresh stage.
+
+    `capacity(name)` says whether resources allow starting `name` now; it is asked again
+    after every completion. `finish` sees every result first and may turn it into a failure.
+    """
+    waiting = {name: 0 for name in plan.order}
+    for name in plan.order:
+        for succ in plan.successors.get(name, ()):
+            if succ in waiting:
+                waiting[succ] += 1
+    rank = {name: i for i, name in enumerate(plan.order)}
+    ready: list[tuple[float, int, str]] = []
+    outcomes: dict[str, Outcome] = {}
+    running: dict[Future[StageResult], str] = {}
+
+    def make_ready(name: str) -> None:
+        heapq.heappush(ready, (-plan.priority.get(name, 0.0), rank[name], name))
+
+    def complete(name: str, outcome: Outcome) -> None:
+        outcomes[name] = outcome
+        for succ in plan.successors.get(name, ()):
+            if succ not in waiting:
+                continue
+            if outcome is Outcome.FAILED:
+                _block(succ, plan, outcomes)
+            waiting[succ] -= 1
+            if waiting[succ] == 0 and succ not in outcomes:
+                make_ready(succ)
+
+    for name in plan.order:
+        if waiting[name] == 0:
+            make_ready(name)
+    stopping = False
+    while ready or running:
+        deferred: list[tuple[float, int, str]] = []
+        while ready and len(running) < jobs and not stopping:
+            item = heapq.heappop(ready)
+            name = item[2]
+            if not capacity(name):
+                deferred.append(item)
+                continue
+            task = decide(name)
+            if task is None:
+                complete(name, Outcome.FRESH)
+            else:
+                running[executor.submit(run_stage, task)] = name
+        for item in deferred:
+            heapq.heappush(ready, item)
+        if not running:
+            if deferred and not stopping:
+                raise RuntimeError(f"no capacity for {[i[2] for i in deferred]} with none running")
+            break
+        done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+        for future in done:
+            name = running.pop(future)
+            result = finish(_result_of(future, name))
+            complete(name, Outcome.RAN if result.ok else Outcome.FAILED)
+            if not result.ok and not keep_going:
+                stopping = True
+    for name in plan.order:
+        outcomes.setdefault(name, Outcome.NOT_RUN)
+    return outcomes
+
+
+def _block(name: str, plan: Plan, outcomes: dict[str, Outcome]) -> None:
+    """Mark `name` and everything below it as not run."""
+    stack = [name]
+    while stack:
+        current = stack.pop()
+        if outcomes.get(current) is None:
+            outcomes[current] = Outcome.NOT_RUN
+            stack.extend(plan.successors.get(current, ()))
+
+
+def _result_of(future: Future[StageResult], name: str) -> StageResult:
+    try:
+        return future.result()
+    except Exception as exc:  # the executor broke, not the stage: say so
+        return StageResult(name, False, error=f"internal error running '{name}': {exc!r}")

@@ -1,0 +1,182 @@
+"""Spec + lock + what is on disk now -> fresh, or stale with exact reasons."""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastpipe.hashing import FileHash
+from fastpipe.lockfile import LockEntry, LockRead
+
+_DETAIL_ITEMS = 3  # items named in a one-line detail before "and N more"
+
+
+class ReasonKind(enum.StrEnum):
+    """Why a stage is stale (SPEC 3); the values are what JSON output shows."""
+
+    NEVER_RUN = "never_run"
+    CODE = "code"
+    PARAMS = "params"
+    DEPS = "deps"
+    OUTS = "outs"
+    UPSTREAM = "upstream"
+
+
+class Freshness(enum.StrEnum):
+    FRESH = "fresh"
+    STALE = "stale"
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One kind of difference from the lock, with the exact items that differ."""
+
+    kind: ReasonKind
+    items: tuple[str, ...]
+    detail: str
+    old: Mapping[str, Any] = field(default_factory=dict[str, Any])
+    new: Mapping[str, Any] = field(default_factory=dict[str, Any])
+    changes: Mapping[str, str] = field(default_factory=dict[str, str])  # item -> what happened
+
+    def to_json(self, *, full: bool = False) -> dict[str, Any]:
+        """The SPEC 6 reason object; `full` adds old/new (for `explain`)."""
+        data: dict[str, Any] = {"kind": self.kind.value, "items": list(self.items)}
+        data["detail"] = self.detail
+        if full and self.kind in (ReasonKind.PARAMS, ReasonKind.CODE):
+            data["old"] = dict(self.old)
+            data["new"] = dict(self.new)
+        return data
+
+
+@dataclass(frozen=True)
+class StageStatus:
+    """A stage's freshness and, when stale, every reason."""
+
+    name: str
+    reasons: tuple[Reason, ...]
+
+    @property
+    def status(self) -> Freshness:
+        return Freshness.STALE if self.reasons else Freshness.FRESH
+
+    @property
+    def stale(self) -> bool:
+        return bool(self.reasons)
+
+    def to_json(self, *, full: bool = False) -> dict[str, Any]:
+        reasons = [r.to_json(full=full) for r in self.reasons]
+        return {"name": self.name, "status": self.status.value, "reasons": reasons}
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What is true now for one stage: its code, params, and deps/outs on disk (None: missing)."""
+
+    code: Mapping[str, str]
+    params: Mapping[str, Any]
+    deps: Mapping[str, FileHash | None]
+    outs: Mapping[str, FileHash | None]
+
+
+def compare(lock: LockRead, now: Observed) -> tuple[Reason, ...]:
+    """The reasons a stage whose lock is `lock` is stale given `now` (empty: fresh)."""
+    if lock.entry is None:
+        return (Reason(ReasonKind.NEVER_RUN, (), lock.problem or "never run"),)
+    entry = lock.entry
+    found = (
+        _code_reason(entry, now),
+        _params_reason(entry, now),
+        _paths_reason(ReasonKind.DEPS, entry.deps, now.deps),
+        _paths_reason(ReasonKind.OUTS, entry.outs, now.outs),
+    )
+    return tuple(r for r in found if r is not None)
+
+
+def upstream_reason(stages: Iterable[str]) -> Reason | None:
+    """The `upstream` reason for the direct upstream stages that will run first."""
+    names = tuple(sorted(stages))
+    if not names:
+        return None
+    detail = _summary([f"upstream {n} will run" for n in names])
+    return Reason(ReasonKind.UPSTREAM, names, detail, changes=dict.fromkeys(names, "will run"))
+
+
+def _code_reason(entry: LockEntry, now: Observed) -> Reason | None:
+    old, new = entry.code, now.code
+    changes: list[tuple[str, str]] = []
+    for key in sorted(set(old) | set(new)):
+        if key not in old:
+            changes.append((key, "added"))
+        elif key not in new:
+            changes.append((key, "removed"))
+        elif old[key] != new[key]:
+            changes.append((key, "changed"))
+    if not changes:
+        return None
+    items = tuple(k for k, _ in changes)
+    return Reason(
+        ReasonKind.CODE,
+        items,
+        _summary([f"{k} {what}" for k, what in changes]),
+        old={k: old.get(k) for k in items},
+        new={k: new.get(k) for k in items},
+        changes=dict(changes),
+    )
+
+
+def _params_reason(entry: LockEntry, now: Observed) -> Reason | None:
+    old, new = entry.params, now.params
+    names = tuple(
+        k for k in sorted(set(old) | set(new)) if k not in old or k not in new or
+        _canonical(old[k]) != _canonical(new[k])
+    )  # fmt: skip
+    if not names:
+        return None
+    parts = [f"{k} {_show(old, k)} -> {_show(new, k)}" for k in names]
+    return Reason(
+        ReasonKind.PARAMS,
+        names,
+        _summary(parts),
+        changes={k: part.removeprefix(f"{k} ") for k, part in zip(names, parts, strict=True)},
+        old={k: old[k] for k in names if k in old},
+        new={k: new[k] for k in names if k in new},
+    )
+
+
+def _paths_reason(
+    kind: ReasonKind, old: Mapping[str, FileHash], new: Mapping[str, FileHash | None]
+) -> Reason | None:
+    changes: list[tuple[str, str]] = []
+    for path in sorted(set(old) | set(new)):
+        if path not in new:
+            changes.append((path, "no longer declared"))
+        elif new[path] is None:
+            changes.append((path, "missing"))
+        elif path not in old:
+            changes.append((path, "newly declared"))
+        elif old[path].hash != new[path].hash:  # pyright: ignore[reportOptionalMemberAccess]
+            changes.append((path, "changed"))
+    if not changes:
+        return None
+    items = tuple(p for p, _ in changes)
+    detail = _summary([f"{p} {what}" for p, what in changes])
+    return Reason(kind, items, detail, changes=dict(changes))
+
+
+def _canonical(value: Any) -> str:
+    """Type-aware equality: 1, 1.0 and True are different params."""
+    return json.dumps(value, sort_keys=True, default=repr)
+
+
+def _show(values: Mapping[str, Any], key: str) -> str:
+    return json.dumps(values[key], sort_keys=True, default=repr) if key in values else "(unset)"
+
+
+def _summary(parts: list[str]) -> str:
+    if len(parts) <= _DETAIL_ITEMS:
+        return ", ".join(parts)
+    shown = ", ".join(parts[:_DETAIL_ITEMS])
+    return f"{shown} and {len(parts) - _DETAIL_ITEMS} more"
