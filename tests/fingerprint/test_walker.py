@@ -660,7 +660,9 @@ def test_library_callables_of_any_type_are_names_not_values(project: Project, so
 
 def test_ufunc_swap_is_a_change(project: Project) -> None:
     pytest.importorskip("numpy")
-    project.write("pipeline.py", "from numpy import exp as f\n\ndef stage_fn():\n    return f(1.0)\n")
+    project.write(
+        "pipeline.py", "from numpy import exp as f\n\ndef stage_fn():\n    return f(1.0)\n"
+    )
     assert "pipeline.stage_fn" in edit_and_compare(project, "pipeline.py", "exp as f", "log as f")
 
 
