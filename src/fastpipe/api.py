@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from fastpipe import discovery, graph, projectlock
 from fastpipe.context import Context, open_context
@@ -21,6 +22,7 @@ SAMPLE_PIPELINE = '''\
 """A fastpipe pipeline: each @stage function is a step; fastpipe runs only what changed."""
 
 from pathlib import Path
+from typing import Any
 
 from fastpipe import stage
 
@@ -141,12 +143,18 @@ def explain(
     return found[stage]
 
 
-def list_stages(*, cwd: Path | str | None = None) -> tuple[StageSpec, ...]:
-    """Every stage's spec, in topological order."""
-    project = discovery.load_project(Path(cwd or "."))
-    pipeline = discovery.load_pipeline(project)
-    dag = graph.build_graph(pipeline.specs.values())
-    return tuple(pipeline.stages[n].spec for n in graph.topological_order(dag))
+@dataclass(frozen=True)
+class StageInfo:
+    """A stage as `list` shows it: its spec and its params as resolved now."""
+
+    spec: StageSpec
+    params: Mapping[str, Any]
+
+
+def list_stages(*, cwd: Path | str | None = None) -> tuple[StageInfo, ...]:
+    """Every stage with its resolved params, in topological order."""
+    ctx = _context(cwd, None)
+    return tuple(StageInfo(ctx.spec(n), ctx.params[n]) for n in graph.topological_order(ctx.graph))
 
 
 def dag(*, cwd: Path | str | None = None, fmt: str = "ascii") -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
@@ -193,21 +193,21 @@ def list_(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """List the stages with their deps, outputs and params."""
     from fastpipe import api, render
 
-    specs = api.list_stages(cwd=_globals(ctx).directory)
+    stages = api.list_stages(cwd=_globals(ctx).directory)
     if as_json:
-        print(json.dumps({"stages": [_spec_json(s) for s in specs]}))
+        print(json.dumps({"stages": [_stage_json(s.spec, s.params) for s in stages]}))
     else:
-        print(render.stage_list(specs))
+        print(render.stage_list([(s.spec, s.params) for s in stages]))
 
 
-def _spec_json(spec: StageSpec) -> dict[str, object]:
+def _stage_json(spec: StageSpec, params: Mapping[str, object]) -> dict[str, object]:
     return {
         "name": spec.name,
         "deps": list(spec.deps),
         "outs": list(spec.outs),
         "metrics": list(spec.metrics),
         "plots": list(spec.plots),
-        "params": {p.name: p.default for p in spec.params},
+        "params": dict(params),
     }
 
 

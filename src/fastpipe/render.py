@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from fastpipe.events import (
@@ -23,7 +23,10 @@ from fastpipe.staleness import Reason, ReasonKind, StageStatus
 
 def reasons_line(reasons: Iterable[Reason]) -> str:
     """`code: helpers.load changed; params: lr 0.1 -> 0.2`."""
-    return "; ".join(f"{r.kind.value}: {r.detail}" for r in reasons)
+    return "; ".join(
+        r.detail if r.kind is ReasonKind.UPSTREAM else f"{r.kind.value}: {r.detail}"
+        for r in reasons
+    )
 
 
 def status_table(statuses: Sequence[StageStatus]) -> str:
@@ -90,10 +93,10 @@ def dry_run(result: RunResult) -> str:
     return "\n".join(lines) if lines else "nothing to run: every selected stage is fresh"
 
 
-def stage_list(specs: Sequence[StageSpec]) -> str:
-    """Each stage with its deps, outputs and params."""
+def stage_list(stages: Sequence[tuple[StageSpec, Mapping[str, Any]]]) -> str:
+    """Each stage with its deps, outputs and resolved params."""
     blocks = []
-    for spec in specs:
+    for spec, params in stages:
         lines = [spec.name]
         for label, paths in (
             ("deps", spec.deps),
@@ -103,8 +106,8 @@ def stage_list(specs: Sequence[StageSpec]) -> str:
         ):
             if paths:
                 lines.append(f"  {label + ':':<9}{', '.join(paths)}")
-        if spec.params:
-            shown = ", ".join(f"{p.name}={p.default!r}" for p in spec.params)
+        if params:
+            shown = ", ".join(f"{k}={json.dumps(v)}" for k, v in params.items())
             lines.append(f"  {'params:':<9}{shown}")
         blocks.append("\n".join(lines))
     return "\n".join(blocks) if blocks else "no stages"
