@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fastpipe import discovery, graph, projectlock
+from fastpipe import discovery, executors, graph, projectlock
 from fastpipe.context import Context, open_context
-from fastpipe.errors import FastpipeError
+from fastpipe.devices import DeviceSource
+from fastpipe.errors import FastpipeError, ProjectError
 from fastpipe.events import Event, Listener, Waiting, WarningIssued
 from fastpipe.layout import Layout
 from fastpipe.runner import RunOptions, RunResult, StageRun, default_jobs, execute
@@ -84,6 +86,8 @@ def run(
     overrides: Sequence[str] = (),
     downstream: bool = False,
     wait: bool = True,
+    resources: Mapping[str, float] | None = None,
+    devices: DeviceSource | None = None,
     listener: Listener | None = None,
 ) -> RunResult:
     """Run the stale stages among `targets` (default: all) and their upstream."""
@@ -91,7 +95,9 @@ def run(
     project = discovery.load_project(Path(cwd or "."))
     if dry_run:
         ctx = _context(project.root, notify, overrides)
-        return _dry_run(ctx, ctx.select(targets, downstream=downstream), force)
+        selection = ctx.select(targets, downstream=downstream)
+        graph.check_deps_exist(ctx.graph, selection, ctx.root)
+        return _dry_run(ctx, selection, force)
     layout = Layout(project.root)
     with projectlock.hold(layout.run_lock, wait=wait, on_wait=lambda m: notify(Waiting(m))):
         ctx = _context(project.root, notify, overrides)
@@ -99,8 +105,10 @@ def run(
         options = RunOptions(
             force=force,
             jobs=jobs or project.config.jobs or default_jobs(),
-            executor=executor or project.config.executor or "inline",
+            executor=executor or project.config.executor or executors.DEFAULT,
             keep_going=keep_going,
+            resources=dict(resources or {}),
+            devices=devices,
         )
         try:
             return execute(ctx, selection, options)
@@ -170,6 +178,13 @@ def dag(*, cwd: Path | str | None = None, fmt: str = "ascii") -> str:
 def init(*, cwd: Path | str | None = None) -> InitResult:
     """Create .fastpipe/ (and a sample pipeline.py if the directory has no project file)."""
     root = Path(cwd or ".").resolve()
+    with contextlib.suppress(ProjectError):
+        existing = discovery.find_root(root)
+        if existing != root:
+            raise ProjectError(
+                f"'{root}' is inside the fastpipe project at '{existing}'; "
+                "run fastpipe there (or init with -C to a directory outside it)"
+            )
     created: list[str] = []
     layout = Layout(root)
     if not layout.state.exists():

@@ -114,7 +114,10 @@ def run(
         int | None, typer.Option("--jobs", "-j", min=1, help="Stages run at once (default: CPUs).")
     ] = None,
     executor: Annotated[
-        str | None, typer.Option("--executor", help="Where stages run: inline.")
+        str | None,
+        typer.Option(
+            "--executor", help="Where stages run: warm (default), process, inline, interpreter."
+        ),
     ] = None,
     keep_going: Annotated[
         bool,
@@ -128,26 +131,65 @@ def run(
     no_wait: Annotated[
         bool, typer.Option("--no-wait", help="Fail instead of waiting for another run.")
     ] = False,
+    resources: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--resources", metavar="NAME=N", help="Capacity of a custom resource (repeatable)."
+        ),
+    ] = None,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Plain progress lines, no live display.")
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Progress and result as JSON lines on stdout.")
+    ] = False,
 ) -> int:
     """Run the stale stages among STAGEs (default: all) and their upstream stages."""
     from fastpipe import api, render
+    from fastpipe.progress import make_progress
 
     g = _globals(ctx)
-    result = api.run(
-        stages or (),
-        cwd=g.directory,
-        force=force,
-        dry_run=dry_run,
-        jobs=jobs,
-        executor=executor,
-        keep_going=keep_going,
-        overrides=set_ or (),
-        downstream=downstream,
-        wait=not no_wait,
-        listener=_printer(g.verbose),
-    )
-    print(render.dry_run(result) if dry_run else render.run_summary(result))
+    mode = "json" if as_json else "plain" if quiet else "auto"
+    progress = make_progress(mode, verbose=g.verbose)
+    try:
+        result = api.run(
+            stages or (),
+            cwd=g.directory,
+            force=force,
+            dry_run=dry_run,
+            jobs=jobs,
+            executor=executor,
+            keep_going=keep_going,
+            overrides=set_ or (),
+            downstream=downstream,
+            wait=not no_wait,
+            resources=_resources(resources or ()),
+            listener=progress,
+        )
+    finally:
+        progress.close()
+    if as_json:
+        stages_json = [{"name": s.name, "outcome": s.outcome.value} for s in result.stages]
+        print(json.dumps({"event": "result", "ok": result.ok, "stages": stages_json}))
+    else:
+        print(render.dry_run(result) if dry_run else render.run_summary(result))
     return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def _resources(items: Sequence[str]) -> dict[str, float]:
+    found: dict[str, float] = {}
+    for item in items:
+        name, sep, amount = item.partition("=")
+        try:
+            value = float(amount)
+        except ValueError:
+            value = -1.0
+        if not sep or not name or not value >= 0:
+            raise typer.BadParameter(
+                f"expected NAME=N with N >= 0, not '{item}'", param_hint="--resources"
+            )
+        found[name] = value
+    return found
 
 
 @app.command()
@@ -236,6 +278,8 @@ def _run(argv: Sequence[str] | None) -> int:
     command = typer.main.get_command(app)
     args = list(argv) if argv is not None else sys.argv[1:]
     verbose = "--verbose" in args or "-v" in args
+    if verbose:  # accepted anywhere, as `dvc repro -v` users type it
+        args = ["--verbose", *(a for a in args if a not in ("--verbose", "-v"))]
     try:
         code = command.main(
             args=args,
@@ -258,6 +302,8 @@ def _run(argv: Sequence[str] | None) -> int:
     except KeyboardInterrupt:
         print("fastpipe: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    if code == EXIT_INTERRUPTED:
+        print("fastpipe: interrupted", file=sys.stderr)
     return code if isinstance(code, int) else EXIT_OK
 
 

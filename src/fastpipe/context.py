@@ -18,7 +18,7 @@ from fastpipe.events import Listener, WarningIssued
 from fastpipe.fingerprint import Fingerprinter, Manifest
 from fastpipe.hashing import FileHash, StatCache, hash_path
 from fastpipe.lockfile import LockRead, read_lock
-from fastpipe.staleness import Observed, StageStatus, compare, upstream_reason
+from fastpipe.staleness import UNFINISHED, Observed, StageStatus, compare, upstream_reason
 
 
 @dataclass(frozen=True)
@@ -54,10 +54,13 @@ class Context:
     def lock(self, name: str) -> LockRead:
         """The stage's lock as last read (a malformed one is reported once)."""
         if name not in self._locks:
-            found = read_lock(self.pipeline.project.layout.lock_path(name))
+            layout = self.pipeline.project.layout
+            found = read_lock(layout.lock_path(name))
+            if found.entry is None and found.problem is None:
+                found = _unfinished(read_lock(layout.unfinished_lock_path(name)))
             if found.entry is not None and found.entry.stage != name:
                 found = LockRead(None, f"lock unreadable: it names stage '{found.entry.stage}'")
-            if found.problem:
+            if found.problem and found.problem != UNFINISHED:
                 self.listener(WarningIssued(f"stage '{name}': {found.problem}"))
             self._locks[name] = found
         return self._locks[name]
@@ -95,6 +98,13 @@ class Context:
 
     def select(self, targets: Iterable[str], *, downstream: bool = False) -> list[str]:
         return graph.select(self.graph, list(targets), downstream=downstream)
+
+
+def _unfinished(previous: LockRead) -> LockRead:
+    """No lock, but the one from before a run that did not finish: compare with that."""
+    if previous.entry is None:
+        return LockRead(None, None)
+    return LockRead(None, UNFINISHED, previous=previous.entry)
 
 
 def open_context(start: Path, *, overrides: Sequence[str] = (), listener: Listener) -> Context:

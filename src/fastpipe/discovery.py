@@ -18,6 +18,8 @@ from fastpipe.layout import Layout
 from fastpipe.stage import StageSpec, spec_of
 
 PIPELINE_FILE = "pipeline.py"
+_FASTPIPE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_IMPORTLIB_DIR = os.path.dirname(os.path.abspath(importlib.__file__ or "")) + os.sep
 _CONFIG_KEYS = {
     "pipeline": str,
     "preload": list,
@@ -200,11 +202,22 @@ def import_pipeline(project: Project) -> types.ModuleType:
 
 
 def _import_error(name: str, exc: BaseException) -> ProjectError:
-    details = "".join(traceback.format_exception(exc))
+    tb = exc.__traceback__
+    while tb is not None and _is_machinery(tb.tb_frame.f_code.co_filename):
+        tb = tb.tb_next  # show the user's frames, not fastpipe's and importlib's
+    details = "".join(traceback.format_exception(type(exc), exc, tb))
     return ProjectError(
         f"importing the pipeline module '{name}' failed: {type(exc).__name__}: {exc}",
         details=details,
     )
+
+
+def _is_machinery(filename: str) -> bool:
+    """Frames of fastpipe and of the import system, above the user's first frame."""
+    if filename.startswith("<frozen importlib"):
+        return True
+    path = os.path.abspath(filename)
+    return path.startswith(_FASTPIPE_DIR) or path.startswith(_IMPORTLIB_DIR)
 
 
 def _forget_project_modules(root: Path) -> None:

@@ -27,6 +27,15 @@ class Waiting:
 
 
 @dataclass(frozen=True)
+class RunStarted:
+    """A run begins: the stages selected, in order, and where they will run."""
+
+    stages: tuple[str, ...]
+    executor: str
+    jobs: int
+
+
+@dataclass(frozen=True)
 class StageStarted:
     name: str
     reasons: tuple[Reason, ...]
@@ -49,6 +58,24 @@ class StageFinished:
 
 
 @dataclass(frozen=True)
+class StageOutput:
+    """A line a stage wrote to stdout or stderr (stage None: its process, outside the stage)."""
+
+    stage: str | None
+    line: str
+
+
+@dataclass(frozen=True)
+class StageRetrying:
+    """A stage failed and runs again (`@stage(retries=N)`)."""
+
+    name: str
+    attempt: int  # the attempt about to start, from 2
+    attempts: int  # 1 + retries
+    error: str | None
+
+
+@dataclass(frozen=True)
 class StagesBlocked:
     """Stages that could not run because an upstream stage failed or the run stopped."""
 
@@ -56,7 +83,17 @@ class StagesBlocked:
     why: str
 
 
-Event = WarningIssued | Waiting | StageStarted | StageSkipped | StageFinished | StagesBlocked
+Event = (
+    WarningIssued
+    | Waiting
+    | RunStarted
+    | StageStarted
+    | StageSkipped
+    | StageFinished
+    | StageOutput
+    | StageRetrying
+    | StagesBlocked
+)
 Listener = Callable[[Event], None]
 
 

@@ -52,6 +52,10 @@ class Layout:
     def lock_path(self, stage: str) -> Path:
         return self.stages / f"{stage}.lock"
 
+    def unfinished_lock_path(self, stage: str) -> Path:
+        """Where a stage's lock waits while the stage reruns (kept if the run never finishes)."""
+        return self.cache / "unfinished" / f"{stage}.lock"
+
     def log_path(self, stage: str) -> Path:
         return self.logs / f"{stage}.log"
 

@@ -47,6 +47,7 @@ class LockRead:
 
     entry: LockEntry | None
     problem: str | None
+    previous: LockEntry | None = None  # no lock, but the one its unfinished last run replaced
 
 
 class _Dumper(yaml.SafeDumper):

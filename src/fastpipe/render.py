@@ -8,7 +8,10 @@ from typing import Any
 
 from fastpipe.events import (
     Event,
+    RunStarted,
     StageFinished,
+    StageOutput,
+    StageRetrying,
     StagesBlocked,
     StageSkipped,
     StageStarted,
@@ -130,6 +133,17 @@ def event_line(event: Event, *, verbose: bool = False) -> str | None:
         case StageFinished(name=name, duration=duration, error=error):
             body = "\n".join(f"  {line}" for line in (error or "").splitlines())
             return f"failed {name} after {duration:.2f}s:\n{body}"
+        case StageOutput(stage=None, line=text):
+            return text
+        case StageOutput(stage=stage, line=text):
+            return f"[{stage}] {text}"
+        case StageRetrying(name=name, attempt=attempt, attempts=attempts, error=error):
+            last = (error or "").strip().splitlines()[-1:] or ["failed"]
+            return f"retrying {name} (attempt {attempt} of {attempts}) after: {last[0]}"
+        case RunStarted(stages=stages, executor=executor, jobs=jobs):
+            if not verbose:
+                return None
+            return f"{len(stages)} stages selected; executor {executor}, {jobs} at a time"
         case StagesBlocked(names=names, why=why):
             return f"not run ({why}): {', '.join(names)}"
     return None

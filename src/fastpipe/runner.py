@@ -7,19 +7,37 @@ when it was dispatched (not after it ran), so an input edited mid-run leaves it 
 from __future__ import annotations
 
 import os
+import re
+import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import networkx as nx
 
-from fastpipe import executors, graph
+from fastpipe import executors, graph, runrecord
 from fastpipe.context import Context
-from fastpipe.events import StageFinished, StagesBlocked, StageSkipped, StageStarted
+from fastpipe.devices import Device, DeviceError, DeviceSource, NvmlDevices
+from fastpipe.events import (
+    RunStarted,
+    StageFinished,
+    StageOutput,
+    StageRetrying,
+    StagesBlocked,
+    StageSkipped,
+    StageStarted,
+    WarningIssued,
+)
+from fastpipe.executors import ExecutorSettings
 from fastpipe.hashing import FileHash
 from fastpipe.lockfile import LockEntry, write_lock
+from fastpipe.placement import Placement, check_needs
 from fastpipe.scheduler import Outcome, Plan, run_plan
 from fastpipe.staleness import Reason, compare
 from fastpipe.worker import StageResult, StageTask, is_importable
+
+_OK_OUTCOMES = (Outcome.RAN, Outcome.FRESH, Outcome.WOULD_RUN)
+_OUTPUT_LINE = re.compile(r"^\[([A-Za-z0-9_.@-]+)\] (.*)$")
 
 
 @dataclass(frozen=True)
@@ -41,7 +59,7 @@ class RunResult:
 
     @property
     def ok(self) -> bool:
-        return all(s.outcome in (Outcome.RAN, Outcome.FRESH) for s in self.stages)
+        return all(s.outcome in _OK_OUTCOMES for s in self.stages)
 
     def names(self, outcome: Outcome) -> list[str]:
         return [s.name for s in self.stages if s.outcome is outcome]
@@ -53,17 +71,23 @@ class RunOptions:
     jobs: int = 1
     executor: str = "inline"
     keep_going: bool = False
+    resources: Mapping[str, float] = field(default_factory=dict[str, float])  # capacities
+    devices: DeviceSource | None = None  # where GPUs come from (default: NVML)
 
 
 class _Run:
     """The callbacks the scheduler drives, and what they learn along the way."""
 
-    def __init__(self, ctx: Context, options: RunOptions) -> None:
+    def __init__(self, ctx: Context, options: RunOptions, placement: Placement) -> None:
         self.ctx = ctx
         self.options = options
+        self.placement = placement
         self.reasons: dict[str, tuple[Reason, ...]] = {}
         self.dispatched_deps: dict[str, Mapping[str, FileHash | None]] = {}
         self.results: dict[str, StageResult] = {}
+
+    def capacity(self, name: str) -> bool:
+        return self.placement.fits(self.ctx.spec(name))
 
     def decide(self, name: str) -> StageTask | None:
         ctx = self.ctx
@@ -75,10 +99,19 @@ class _Run:
             return None
         self.reasons[name] = reasons
         self.dispatched_deps[name] = observed.deps
+        # From here until a new lock is written, the old one would vouch for outputs that are
+        # about to be deleted or rewritten: it moves aside (explain still compares with it).
+        layout = ctx.pipeline.project.layout
+        lock = layout.lock_path(name)
+        if lock.exists():
+            layout.unfinished_lock_path(name).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(lock, layout.unfinished_lock_path(name))
+        ctx.forget_lock(name)
+        grant = self.placement.acquire(ctx.spec(name))
         ctx.listener(StageStarted(name, reasons, forced=not reasons))
-        return self._task(name)
+        return self._task(name, grant.env)
 
-    def _task(self, name: str) -> StageTask:
+    def _task(self, name: str, env: Mapping[str, str]) -> StageTask:
         stage = self.ctx.pipeline.stages[name]
         spec = stage.spec
         layout = self.ctx.pipeline.project.layout
@@ -96,11 +129,18 @@ class _Run:
             outputs=spec.outputs,
             persist=spec.persist,
             log_path=str(layout.log_path(name)),
+            env=dict(env),
             pickled=pickled,
+            timeout=spec.timeout,
+            dispatched_at=time.time(),
         )
+
+    def retrying(self, result: StageResult, attempt: int, attempts: int) -> None:
+        self.ctx.listener(StageRetrying(result.name, attempt, attempts, result.error))
 
     def finish(self, result: StageResult) -> StageResult:
         name = result.name
+        self.placement.release(name)
         if result.ok:
             result = self._record(result)
         self.results[name] = result
@@ -122,10 +162,12 @@ class _Run:
             deps={p: h for p, h in deps.items() if h is not None},
             outs=dict(result.outputs),
         )
+        layout = ctx.pipeline.project.layout
         try:
-            write_lock(ctx.pipeline.project.layout.lock_path(name), entry)
+            write_lock(layout.lock_path(name), entry)
         except (OSError, ValueError) as exc:
             return _failed(result, f"stage '{name}' ran but its lock could not be written: {exc}")
+        layout.unfinished_lock_path(name).unlink(missing_ok=True)
         ctx.forget_lock(name)
         return result
 
@@ -137,22 +179,82 @@ def _failed(result: StageResult, error: str) -> StageResult:
 def execute(ctx: Context, selection: Sequence[str], options: RunOptions) -> RunResult:
     """Run the stale stages of `selection` (all of them with `force`)."""
     graph.check_deps_exist(ctx.graph, selection, ctx.root)
+    placement = _placement(ctx, selection, options)
     for name in selection:
         ctx.manifest(name)  # fingerprint everything first: warnings come before any output
-    ctx.pipeline.project.layout.ensure()
+    layout = ctx.pipeline.project.layout
+    layout.ensure()
     chosen = set(selection)
+    successors = {n: [s for s in ctx.graph.successors(n) if s in chosen] for n in selection}
+    records = runrecord.load(layout.run_record)
+    durations = {n: r.duration for n, r in records.items()}
     plan = Plan(
         order=list(selection),
-        successors={n: [s for s in ctx.graph.successors(n) if s in chosen] for n in selection},
+        successors=successors,
+        priority=runrecord.longest_remaining(selection, successors, durations),
+        retries={n: ctx.spec(n).retries for n in selection},
     )
-    run = _Run(ctx, options)
-    jobs = max(1, options.jobs)
-    with executors.create(options.executor, jobs) as pool:
-        outcomes = run_plan(
-            plan, pool, run.decide, run.finish, jobs=jobs, keep_going=options.keep_going
-        )
+    run = _Run(ctx, options, placement)
+    # The inline executor runs a stage inside submit(): more than one "at a time" would only
+    # dispatch past a failure before the scheduler sees it.
+    jobs = 1 if options.executor == "inline" else max(1, options.jobs)
+    ctx.listener(RunStarted(tuple(selection), options.executor, jobs))
+    settings = ExecutorSettings(
+        name=options.executor,
+        jobs=jobs,
+        root=str(ctx.root),
+        preload=(*ctx.pipeline.project.config.preload, ctx.pipeline.project.config.pipeline),
+        on_output=lambda line: ctx.listener(_output_event(line)),
+        on_warning=lambda message: ctx.listener(WarningIssued(message)),
+    )
+    try:
+        with executors.create(settings) as pool:
+            outcomes = run_plan(
+                plan,
+                pool,
+                run.decide,
+                run.finish,
+                jobs=jobs,
+                keep_going=options.keep_going,
+                capacity=run.capacity,
+                on_retry=run.retrying,
+            )
+    finally:
+        _save_records(layout.run_record, records, run.results)
     _report_blocked(ctx, selection, outcomes)
     return RunResult(tuple(_stage_run(n, outcomes[n], run) for n in selection))
+
+
+def _placement(ctx: Context, selection: Sequence[str], options: RunOptions) -> Placement:
+    """The run's placement; refuses stages that need more GPUs or resources than exist."""
+    specs = [ctx.spec(n) for n in selection]
+    capacities = {**dict(ctx.pipeline.project.config.resources), **options.resources}
+    devices: list[Device] = []
+    why = ""
+    if any(s.gpus for s in specs):
+        try:
+            devices = (options.devices or NvmlDevices()).devices()
+        except DeviceError as exc:
+            why = str(exc)
+    check_needs(specs, len(devices), capacities, why)
+    return Placement(devices, capacities)
+
+
+def _save_records(
+    path: Path, records: dict[str, runrecord.StageRecord], results: Mapping[str, StageResult]
+) -> None:
+    for name, result in results.items():
+        if result.ok:
+            records[name] = runrecord.StageRecord(result.duration, result.peak_gpu_memory)
+    if results:
+        runrecord.save(path, records)
+
+
+def _output_event(line: str) -> StageOutput:
+    match = _OUTPUT_LINE.match(line)
+    if match is None:
+        return StageOutput(None, line)
+    return StageOutput(match.group(1), match.group(2))
 
 
 def _report_blocked(ctx: Context, selection: Sequence[str], outcomes: dict[str, Outcome]) -> None:

@@ -34,10 +34,12 @@ class Plan:
     order: Sequence[str]  # topological
     successors: Mapping[str, Sequence[str]]
     priority: Mapping[str, float] = field(default_factory=dict[str, float])  # higher first
+    retries: Mapping[str, int] = field(default_factory=dict[str, int])  # extra attempts
 
 
 Decide = Callable[[str], StageTask | None]
 Finish = Callable[[StageResult], StageResult]
+OnRetry = Callable[[StageResult, int, int], None]  # failed result, next attempt, attempts
 
 
 def run_plan(
@@ -49,11 +51,14 @@ def run_plan(
     jobs: int,
     keep_going: bool = False,
     capacity: Callable[[str], bool] = lambda _name: True,
+    on_retry: OnRetry = lambda _result, _attempt, _attempts: None,
+    stage_fn: Callable[[StageTask], StageResult] = run_stage,
 ) -> dict[str, Outcome]:
     """Run `plan` on `executor`; `decide` returns None for a fresh stage.
 
     `capacity(name)` says whether resources allow starting `name` now; it is asked again
-    after every completion. `finish` sees every result first and may turn it into a failure.
+    after every completion. A failed stage is submitted again while `plan.retries` allows
+    (`on_retry` is told); `finish` then sees its last result and may turn it into a failure.
     """
     waiting = {name: 0 for name in plan.order}
     for name in plan.order:
@@ -64,6 +69,8 @@ def run_plan(
     ready: list[tuple[float, int, str]] = []
     outcomes: dict[str, Outcome] = {}
     running: dict[Future[StageResult], str] = {}
+    tasks: dict[str, StageTask] = {}
+    attempts: dict[str, int] = {}
 
     def make_ready(name: str) -> None:
         heapq.heappush(ready, (-plan.priority.get(name, 0.0), rank[name], name))
@@ -95,7 +102,11 @@ def run_plan(
             if task is None:
                 complete(name, Outcome.FRESH)
             else:
-                running[executor.submit(run_stage, task)] = name
+                tasks[name], attempts[name] = task, 1
+                future = executor.submit(stage_fn, task)
+                running[future] = name
+                if future.done():  # an executor that runs at submit time (inline): look now
+                    break
         for item in deferred:
             heapq.heappush(ready, item)
         if not running:
@@ -105,7 +116,14 @@ def run_plan(
         done, _ = wait(list(running), return_when=FIRST_COMPLETED)
         for future in done:
             name = running.pop(future)
-            result = finish(_result_of(future, name))
+            result = _result_of(future, name)
+            allowed = 1 + plan.retries.get(name, 0)
+            if not result.ok and attempts[name] < allowed and not stopping:
+                attempts[name] += 1
+                on_retry(result, attempts[name], allowed)
+                running[executor.submit(stage_fn, tasks[name])] = name
+                continue
+            result = finish(result)
             complete(name, Outcome.RAN if result.ok else Outcome.FAILED)
             if not result.ok and not keep_going:
                 stopping = True
@@ -115,11 +133,12 @@ def run_plan(
 
 
 def _block(name: str, plan: Plan, outcomes: dict[str, Outcome]) -> None:
-    """Mark `name` and everything below it as not run."""
+    """Mark `name` and everything below it (within the plan) as not run."""
+    planned = set(plan.order)
     stack = [name]
     while stack:
         current = stack.pop()
-        if outcomes.get(current) is None:
+        if current in planned and outcomes.get(current) is None:
             outcomes[current] = Outcome.NOT_RUN
             stack.extend(plan.successors.get(current, ()))
 

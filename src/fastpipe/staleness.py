@@ -81,11 +81,25 @@ class Observed:
     outs: Mapping[str, FileHash | None]
 
 
+UNFINISHED = "its last run did not finish (it failed or was interrupted)"
+
+
 def compare(lock: LockRead, now: Observed) -> tuple[Reason, ...]:
-    """The reasons a stage whose lock is `lock` is stale given `now` (empty: fresh)."""
+    """The reasons a stage whose lock is `lock` is stale given `now` (empty: fresh).
+
+    Without a lock the stage is `never_run`; a dep that is missing is named too, and when the
+    lock of the run before an unfinished one is known, every difference from it is listed.
+    """
     if lock.entry is None:
-        return (Reason(ReasonKind.NEVER_RUN, (), lock.problem or "never run"),)
-    entry = lock.entry
+        never = Reason(ReasonKind.NEVER_RUN, (), lock.problem or "never run")
+        if lock.previous is not None:
+            return (never, *_differences(lock.previous, now))
+        missing = _paths_reason(ReasonKind.DEPS, {}, {p: h for p, h in now.deps.items() if not h})
+        return (never,) if missing is None else (never, missing)
+    return _differences(lock.entry, now)
+
+
+def _differences(entry: LockEntry, now: Observed) -> tuple[Reason, ...]:
     found = (
         _code_reason(entry, now),
         _params_reason(entry, now),

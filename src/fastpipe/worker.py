@@ -3,6 +3,10 @@
 Names in, values out: a StageTask names the function (module, qualname) and carries plain
 params; a StageResult carries hashes and text. Nothing raises across this boundary except
 KeyboardInterrupt, so every executor can ship both through a pipe or a network.
+
+A stage owns its process while it runs: its working directory, environment and file
+descriptors 1 and 2 are the process's. Executors therefore run one stage per process at a
+time, never several in threads of one process.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from fastpipe import devices
 from fastpipe.hashing import FileHash, StatCache, StatEntry, hash_path
 
 _THIS_FILE = os.path.abspath(__file__)
@@ -41,6 +46,8 @@ class StageTask:
     env: Mapping[str, str] = field(default_factory=dict[str, str])
     pickled: bytes | None = None  # cloudpickled function, when it cannot be imported by name
     echo: bool = True  # copy the stage's output, prefixed, to this process's stderr
+    timeout: float | None = None  # enforced by the executor (the process is killed)
+    dispatched_at: float = 0.0  # time.time() when the scheduler handed it to the executor
 
 
 @dataclass(frozen=True)
@@ -53,6 +60,8 @@ class StageResult:
     stat_entries: Mapping[str, StatEntry] = field(default_factory=dict[str, StatEntry])
     duration: float = 0.0
     error: str | None = None
+    started_at: float = 0.0  # time.time() when the stage function was called
+    peak_gpu_memory: int | None = None  # bytes, sampled with NVML for stages given GPUs
 
 
 def run_stage(task: StageTask) -> StageResult:
@@ -67,9 +76,20 @@ def run_stage(task: StageTask) -> StageResult:
         func = resolve_function(task)
     except Exception as exc:
         return failed(f"cannot load stage '{task.name}':\n{format_user_error(exc)}")
-    prepare_outputs(root, task.outputs, task.persist)
-    error = call_stage(func, task)
+    try:
+        prepare_outputs(root, task.outputs, task.persist)
+    except OSError as exc:
+        return failed(f"stage '{task.name}': cannot prepare its outputs: {exc}")
+    started_at = time.time()
+    sampler = GpuSampler.start(task.env.get("CUDA_VISIBLE_DEVICES"))
+    try:
+        error = call_stage(func, task)
+    except OSError as exc:  # the log could not be opened, or the like: fastpipe's side
+        return failed(f"stage '{task.name}': cannot capture its output: {exc}")
+    finally:
+        peak = sampler.stop() if sampler else None
     if error is not None:
+        _append_to_log(task.log_path, error)
         return failed(error)
     missing = [out for out in task.outputs if not os.path.lexists(root / out)]
     if missing:
@@ -77,16 +97,23 @@ def run_stage(task: StageTask) -> StageResult:
     cache = StatCache.empty()
     hashes: dict[str, FileHash] = {}
     for out in task.outputs:
-        found = hash_path(root, out, cache)
+        try:
+            found = hash_path(root, out, cache)
+        except OSError as exc:
+            return failed(f"stage '{task.name}': cannot read its output {out}: {exc}")
         if found is None:
             return failed(f"stage '{task.name}' did not produce {out}")
         hashes[out] = found
     duration = time.perf_counter() - start
-    return StageResult(task.name, True, hashes, cache.new_entries(), duration)
+    return StageResult(
+        task.name, True, hashes, cache.new_entries(), duration, None, started_at, peak
+    )
 
 
 def resolve_function(task: StageTask) -> Callable[..., Any]:
     """The stage function: imported by module and qualname, or unpickled."""
+    if task.root not in sys.path:  # a fresh worker process: make project modules importable
+        sys.path.insert(0, task.root)
     if task.pickled is not None:
         import cloudpickle
 
@@ -124,6 +151,13 @@ def call_stage(func: Callable[..., Any], task: StageTask) -> str | None:
         except Exception as exc:
             return format_user_error(exc)
     return None
+
+
+def _append_to_log(log_path: str | None, text: str) -> None:
+    """The failure, after the stage's output: the log is where one looks after a long run."""
+    if log_path:
+        with contextlib.suppress(OSError), open(log_path, "a", encoding="utf-8") as log:
+            log.write(f"\n{text}\n")
 
 
 def format_user_error(exc: BaseException) -> str:
@@ -164,15 +198,19 @@ def captured_output(name: str, log_path: str | None, echo: bool) -> Iterator[Non
 
     Lines echoed to the original stderr are prefixed with `[name] `.
     """
+    if log_path:
+        Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+    log = open(log_path, "wb") if log_path else None  # noqa: SIM115 - the pump closes it
     sys.stdout.flush()
     sys.stderr.flush()
     saved = os.dup(1), os.dup(2)
     read_end, write_end = os.pipe()
-    log = open(log_path, "wb") if log_path else None  # noqa: SIM115 - closed below
+    # The pump owns its own copy of the echo target and closes it (and the log) itself: a
+    # child process the stage left running may keep the pipe open past the stage, and must
+    # never write into a descriptor number this process has since reused for another file.
+    echo_fd = os.dup(saved[1]) if echo else None
     pump = threading.Thread(
-        target=_pump,
-        args=(read_end, log, saved[1] if echo else None, f"[{name}] ".encode()),
-        daemon=True,
+        target=_pump, args=(read_end, log, echo_fd, f"[{name}] ".encode()), daemon=True
     )
     pump.start()
     old_streams = sys.stdout, sys.stderr
@@ -181,19 +219,19 @@ def captured_output(name: str, log_path: str | None, echo: bool) -> Iterator[Non
     os.close(write_end)
     sys.stdout = _line_buffered(1)
     sys.stderr = _line_buffered(2)
+    interrupted = True
     try:
         yield
+        interrupted = False
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
         sys.stdout, sys.stderr = old_streams
         os.dup2(saved[0], 1)
         os.dup2(saved[1], 2)
-        pump.join(_PUMP_GRACE_S)
         for fd in saved:
             os.close(fd)
-        if log is not None and not pump.is_alive():
-            log.close()
+        pump.join(0.1 if interrupted else _PUMP_GRACE_S)
 
 
 def _line_buffered(fd: int) -> Any:
@@ -202,25 +240,84 @@ def _line_buffered(fd: int) -> Any:
 
 def _pump(read_end: int, log: BinaryIO | None, echo_fd: int | None, prefix: bytes) -> None:
     pending = b""
-    with os.fdopen(read_end, "rb", buffering=0) as source:
-        while chunk := source.read(65536):
-            if log is not None:
-                log.write(chunk)
-                log.flush()
-            if echo_fd is None:
-                continue
-            lines = (pending + chunk).split(b"\n")
-            pending = lines.pop()
-            if lines:
-                _write_all(echo_fd, b"".join(prefix + line + b"\n" for line in lines))
-    if pending and echo_fd is not None:
-        _write_all(echo_fd, prefix + pending + b"\n")
+    try:
+        with os.fdopen(read_end, "rb", buffering=0) as source:
+            while chunk := source.read(65536):
+                if log is not None:
+                    log.write(chunk)
+                    log.flush()
+                if echo_fd is None:
+                    continue
+                lines = (pending + chunk).split(b"\n")
+                pending = lines.pop()
+                for line in lines:  # one write per line: lines of parallel stages never mix
+                    _write_all(echo_fd, prefix + line + b"\n")
+        if pending and echo_fd is not None:
+            _write_all(echo_fd, prefix + pending + b"\n")
+    finally:
+        if log is not None:
+            log.close()
+        if echo_fd is not None:
+            os.close(echo_fd)
 
 
 def _write_all(fd: int, data: bytes) -> None:
     with contextlib.suppress(OSError):
         while data:
             data = data[os.write(fd, data) :]
+
+
+class GpuSampler:
+    """Samples, in a thread, the GPU memory this process and its children use (NVML)."""
+
+    INTERVAL_S = 0.1
+
+    def __init__(self, indexes: list[int], probe: Callable[[list[int], set[int]], int]) -> None:
+        self._indexes = indexes
+        self._probe = probe
+        self._stop = threading.Event()
+        self.peak = 0
+        self._thread = threading.Thread(target=self._run, name="fastpipe-gpu", daemon=True)
+
+    @classmethod
+    def start(cls, visible: str | None) -> GpuSampler | None:
+        """A running sampler for the devices in CUDA_VISIBLE_DEVICES, if NVML is available."""
+        if not visible:
+            return None
+        probe = devices.gpu_memory_probe()
+        if probe is None:
+            return None
+        sampler = cls([int(i) for i in visible.split(",") if i.strip().isdigit()], probe)
+        sampler._thread.start()
+        return sampler
+
+    def _run(self) -> None:
+        while True:
+            with contextlib.suppress(Exception):  # a failed sample is only a missed sample
+                self.peak = max(self.peak, self._probe(self._indexes, process_tree()))
+            if self._stop.wait(self.INTERVAL_S):
+                return
+
+    def stop(self) -> int | None:
+        self._stop.set()
+        self._thread.join(1.0)
+        return self.peak or None
+
+
+def process_tree() -> set[int]:
+    """This process and its descendants (Linux /proc; just this process elsewhere)."""
+    found = {os.getpid()}
+    frontier = [os.getpid()]
+    while frontier:
+        pid = frontier.pop()
+        with contextlib.suppress(OSError):
+            for task_dir in Path(f"/proc/{pid}/task").iterdir():
+                children = (task_dir / "children").read_text().split()
+                for child in map(int, children):
+                    if child not in found:
+                        found.add(child)
+                        frontier.append(child)
+    return found
 
 
 def is_importable(func: object, module: str, qualname: str) -> bool:

@@ -675,3 +675,12 @@ def test_callable_built_by_the_project_from_a_library_is_a_value(project: Projec
     )
     warnings = project.manifest().warnings
     assert any("pipeline.vec" in w and "numpy.vectorize" in w for w in warnings), warnings
+
+
+@pytest.mark.parametrize(
+    "expression", ["os.environ['HOME']", "os.environ.get('HOME')", "os.getenv('HOME')"]
+)
+def test_reading_environment_variables_warns(project: Project, expression: str) -> None:
+    project.write("pipeline.py", f"import os\n\ndef stage_fn():\n    return {expression}\n")
+    warnings = project.manifest().warnings
+    assert any("environment variables" in w for w in warnings), warnings

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, Self, TypeVar
+
+from fastpipe.executors.processes import kill_groups
+from fastpipe.worker import process_tree
 
 T = TypeVar("T")
 
@@ -18,6 +22,10 @@ class InlineExecutor:
             future.set_result(fn(*args, **kwargs))
         except Exception as exc:
             future.set_exception(exc)
+        except BaseException:
+            # Ctrl-C in the stage: it shares this process, but what it started must not outlive it.
+            kill_groups(sorted(process_tree() - {os.getpid()}), grace=0.2)
+            raise
         return future
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:

@@ -27,6 +27,14 @@ from fastpipe.fingerprint.values import OpaqueValueError, Tokenizer
 from fastpipe.stage import stage as _stage_decorator
 
 _MISSING = object()
+_ENVIRONMENT_READERS = frozenset({"os.environ", "os.environb", "os.getenv", "os.getenvb"})
+# Where output goes, not what it is: `print(..., file=sys.stderr)` is no fingerprint hazard.
+_PROCESS_STREAMS = frozenset(
+    {
+        f"sys.{name}"
+        for name in ("stdin", "stdout", "stderr", "__stdin__", "__stdout__", "__stderr__")
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -165,6 +173,11 @@ class Fingerprinter:
         return f"mod:{module.__name__}"
 
     def _library(self, name: str, out: _Collector) -> str:
+        if name in _ENVIRONMENT_READERS:
+            out.warnings.append(
+                f"reads environment variables ({name}), which are not part of the fingerprint; "
+                "pass them as params instead"
+            )
         memo = ("lib", name)
         if memo not in self._nodes:
             self._nodes[memo] = _Node(name, names.digest("lib", name), ())
@@ -229,6 +242,8 @@ class Fingerprinter:
             return self._ref(obj, out, key if in_library else None)
         if names.is_code_like(obj) and not isinstance(obj, functools.partial | types.MethodType):
             return self._ref(obj, out)
+        if key in _ENVIRONMENT_READERS or key in _PROCESS_STREAMS:
+            return self._library(key, out)
         # Values, and callables that carry state (partial, bound methods), are module-level
         # bindings of their own: their entry changes when their state does.
         memo = ("const", key)

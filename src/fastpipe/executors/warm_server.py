@@ -1,0 +1,125 @@
+"""The warm server: a process that imports the pipeline's modules once, then forks a stage
+process per request, so every stage starts with numpy (or torch...) already imported.
+
+`python -m fastpipe.executors.warm_server CONTROL_FD` talks to its executor over a socket:
+
+    executor -> server   ("init", root, modules)   ("run", id, payload)   ("stop",)
+    server -> executor   ("ready", failures)   ("started", id, pid)   ("done", id, data, status)
+
+It is single-threaded (so forking is safe), exits when its executor goes away, and takes its
+stage processes with it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+import pickle
+import selectors
+import signal
+import sys
+from multiprocessing.connection import Connection
+from typing import Any
+
+from fastpipe.executors.processes import die_with_parent, kill_groups
+
+
+def _preload(root: str, modules: list[str]) -> list[tuple[str, str]]:
+    """Import `modules` with the project root importable; (module, error) for each failure."""
+    sys.path.insert(0, root)
+    os.chdir(root)
+    failures: list[tuple[str, str]] = []
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except BaseException as exc:
+            failures.append((name, f"{type(exc).__name__}: {exc}"))
+    return failures
+
+
+class _Server:
+    def __init__(self, control: Connection) -> None:
+        self.control = control
+        self.selector = selectors.DefaultSelector()
+        self.selector.register(control, selectors.EVENT_READ)
+        self.children: dict[int, tuple[int, int, bytearray]] = {}  # fd -> (id, pid, data)
+
+    def serve(self) -> None:
+        while True:
+            for key, _ in self.selector.select():
+                if key.fileobj is self.control:
+                    if not self._command():
+                        return
+                else:
+                    self._collect(key.fd)
+
+    def _command(self) -> bool:
+        try:
+            message: tuple[Any, ...] = self.control.recv()
+        except (EOFError, OSError):
+            message = ("stop",)
+        if message[0] == "run":
+            self._fork(message[1], message[2])
+            return True
+        kill_groups([pid for _, pid, _ in self.children.values()])
+        return False
+
+    def _fork(self, request: int, payload: bytes) -> None:
+        read_end, write_end = os.pipe()
+        server = os.getpid()
+        pid = os.fork()
+        if pid == 0:
+            os.close(read_end)
+            self._child(write_end, payload, server)
+        os.close(write_end)
+        with contextlib.suppress(OSError):
+            os.setpgid(pid, pid)  # also done in the child: whichever runs first wins the race
+        self.children[read_end] = (request, pid, bytearray())
+        self.selector.register(read_end, selectors.EVENT_READ)
+        self.control.send(("started", request, pid))
+
+    def _child(self, write_end: int, payload: bytes, server: int) -> None:
+        status = 1
+        try:
+            os.setpgid(0, 0)
+            die_with_parent(server)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            self.selector.close()
+            for fd in list(self.children):
+                os.close(fd)
+            self.control.close()
+            fn, args, kwargs = pickle.loads(payload)
+            result = fn(*args, **kwargs)
+            with os.fdopen(write_end, "wb") as out:
+                pickle.dump(result, out, protocol=pickle.HIGHEST_PROTOCOL)
+            status = 0
+        finally:
+            os._exit(status)
+
+    def _collect(self, fd: int) -> None:
+        request, pid, data = self.children[fd]
+        chunk = os.read(fd, 1 << 20)
+        if chunk:
+            data.extend(chunk)
+            return
+        self.selector.unregister(fd)
+        os.close(fd)
+        del self.children[fd]
+        _, wait_status = os.waitpid(pid, 0)
+        self.control.send(("done", request, bytes(data), os.waitstatus_to_exitcode(wait_status)))
+
+
+def main(argv: list[str]) -> None:
+    control = Connection(int(argv[0]))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the executor's to handle
+    message = control.recv()
+    assert message[0] == "init", message
+    _, root, modules = message
+    control.send(("ready", _preload(root, modules)))
+    _Server(control).serve()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

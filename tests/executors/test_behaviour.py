@@ -1,0 +1,306 @@
+"""One behaviour suite, run against every executor (SPEC 8)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import Future
+from pathlib import Path
+
+import pytest
+
+from fastpipe.errors import ExecutorError
+from fastpipe.executors import NAMES, ExecutorSettings, create
+from fastpipe.executors.base import Executor
+from fastpipe.worker import StageResult, StageTask, run_stage
+
+STAGES = """
+import os, signal, subprocess, sys, time
+from pathlib import Path
+
+def write(text: str = "hello") -> None:
+    Path("out.txt").write_text(text)
+
+def noisy() -> None:
+    print("from print")
+    sys.stderr.write("from stderr\\n")
+    subprocess.run(["echo", "from a subprocess"], check=True)
+    Path("out.txt").write_text("x")
+
+def boom() -> None:
+    raise ValueError("the user's own error")
+
+def exits() -> None:
+    os._exit(3)
+
+def killed() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+def segfault() -> None:
+    import ctypes
+    ctypes.string_at(0)
+
+def sleepy(seconds: float = 30.0) -> None:
+    child = subprocess.Popen(["sleep", "60"])
+    Path("child.pid").write_text(str(child.pid))
+    time.sleep(seconds)
+
+def timed(name: str = "a", seconds: float = 0.5) -> None:
+    start = time.time()
+    time.sleep(seconds)
+    Path(f"{name}.span").write_text(f"{start} {time.time()}")
+
+def show_env() -> None:
+    Path("out.txt").write_text(os.environ.get("CUDA_VISIBLE_DEVICES", "<unset>"))
+
+def preloaded() -> None:
+    Path("out.txt").write_text(str("marker_module" in sys.modules))
+"""
+
+PROCESS_EXECUTORS = ["process", "warm"]
+LOCAL_EXECUTORS = ["inline", *PROCESS_EXECUTORS]
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "stagefns.py").write_text(textwrap.dedent(STAGES))
+    (tmp_path / "marker_module.py").write_text("LOADED = True\n")
+    (tmp_path / "logs").mkdir()
+    return tmp_path
+
+
+@pytest.fixture
+def lines() -> list[str]:
+    return []
+
+
+def make(name: str, root: Path, lines: list[str], preload: tuple[str, ...] = ()) -> Executor:
+    settings = ExecutorSettings(
+        name=name,
+        jobs=4,
+        root=str(root),
+        preload=("stagefns", *preload),
+        on_output=lines.append,
+        on_warning=lambda m: lines.append(f"WARNING {m}"),
+    )
+    return create(settings)
+
+
+@pytest.fixture(params=LOCAL_EXECUTORS)
+def executor(request: pytest.FixtureRequest, project: Path, lines: list[str]) -> Iterator[Executor]:
+    monkey = pytest.MonkeyPatch()
+    if request.param == "inline":
+        monkey.syspath_prepend(str(project))
+    pool = make(request.param, project, lines)
+    try:
+        yield pool
+    finally:
+        pool.shutdown(cancel_futures=True)
+        monkey.undo()
+        sys.modules.pop("stagefns", None)
+
+
+def task(root: Path, func: str, **params: object) -> StageTask:
+    return StageTask(
+        name=func,
+        module="stagefns",
+        qualname=func,
+        root=str(root),
+        params=params,
+        outputs=("out.txt",) if func in ("write", "noisy", "show_env", "preloaded") else (),
+        log_path=str(root / "logs" / f"{func}.log"),
+    )
+
+
+def result_of(future: Future[StageResult]) -> StageResult:
+    return future.result(timeout=60)
+
+
+def test_every_executor_is_an_executor(executor: Executor) -> None:
+    assert isinstance(executor, Executor)
+
+
+def test_runs_a_stage_and_hashes_its_outputs(executor: Executor, project: Path) -> None:
+    result = result_of(executor.submit(run_stage, task(project, "write", text="hi")))
+    assert result.ok, result.error
+    assert (project / "out.txt").read_text() == "hi"
+    assert result.outputs["out.txt"].size == 2
+
+
+def test_user_error_is_a_failed_result_with_their_traceback(
+    executor: Executor, project: Path
+) -> None:
+    result = result_of(executor.submit(run_stage, task(project, "boom")))
+    assert not result.ok
+    assert result.error is not None
+    assert "ValueError: the user's own error" in result.error
+    assert "in boom" in result.error
+
+
+def test_output_reaches_the_log(executor: Executor, project: Path) -> None:
+    result = result_of(executor.submit(run_stage, task(project, "noisy")))
+    assert result.ok, result.error
+    log = (project / "logs" / "noisy.log").read_text()
+    for text in ("from print", "from stderr", "from a subprocess"):
+        assert text in log
+
+
+@pytest.mark.parametrize("name", PROCESS_EXECUTORS)
+def test_output_is_relayed_with_the_stage_prefix(
+    name: str, project: Path, lines: list[str]
+) -> None:
+    with make(name, project, lines) as pool:
+        assert result_of(pool.submit(run_stage, task(project, "noisy"))).ok
+    for text in ("from print", "from stderr", "from a subprocess"):
+        assert f"[noisy] {text}" in lines
+
+
+@pytest.mark.parametrize("func", ["exits", "killed", "segfault"])
+@pytest.mark.parametrize("name", PROCESS_EXECUTORS)
+def test_a_dying_worker_fails_only_its_stage(
+    name: str, func: str, project: Path, lines: list[str]
+) -> None:
+    with make(name, project, lines) as pool:
+        dead = result_of(pool.submit(run_stage, task(project, func)))
+        alive = result_of(pool.submit(run_stage, task(project, "write", text="after")))
+    assert not dead.ok
+    assert dead.error is not None and f"stage '{func}'" in dead.error
+    expected = {"exits": "code 3", "killed": "SIGKILL", "segfault": "SIGSEGV"}[func]
+    assert expected in dead.error
+    assert alive.ok and (project / "out.txt").read_text() == "after"
+
+
+@pytest.mark.parametrize("name", PROCESS_EXECUTORS)
+def test_stages_run_in_parallel(name: str, project: Path, lines: list[str]) -> None:
+    with make(name, project, lines) as pool:
+        futures = [
+            pool.submit(run_stage, task(project, "timed", name=n, seconds=1.0)) for n in "ab"
+        ]
+        assert all(result_of(f).ok for f in futures)
+    (a_start, a_end), (b_start, b_end) = (
+        map(float, (project / f"{n}.span").read_text().split()) for n in "ab"
+    )
+    assert a_start < b_end and b_start < a_end  # the two sleeps overlapped
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie still answers kill(0); it is dead for our purposes
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().split()[2] != "Z"
+
+
+def _wait_gone(pid: int, seconds: float = 5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.parametrize("name", PROCESS_EXECUTORS)
+def test_timeout_kills_the_stage_and_its_children(
+    name: str, project: Path, lines: list[str]
+) -> None:
+    slow = StageTask(**{**task(project, "sleepy").__dict__, "timeout": 1.0})
+    start = time.monotonic()
+    with make(name, project, lines) as pool:
+        result = result_of(pool.submit(run_stage, slow))
+    assert time.monotonic() - start < 10
+    assert not result.ok
+    assert result.error is not None and "timed out after 1s" in result.error
+    assert _wait_gone(int((project / "child.pid").read_text()))
+
+
+@pytest.mark.parametrize("name", PROCESS_EXECUTORS)
+def test_shutdown_with_cancel_stops_running_stages_promptly(
+    name: str, project: Path, lines: list[str]
+) -> None:
+    pool = make(name, project, lines)
+    future = pool.submit(run_stage, task(project, "sleepy"))
+    deadline = time.monotonic() + 10
+    while not (project / "child.pid").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    start = time.monotonic()
+    pool.shutdown(cancel_futures=True)
+    assert time.monotonic() - start < 2.0
+    assert future.done()
+    assert not future.result().ok
+    assert _wait_gone(int((project / "child.pid").read_text()))
+
+
+def test_env_is_applied_to_the_stage(executor: Executor, project: Path) -> None:
+    with_env = StageTask(
+        **{**task(project, "show_env").__dict__, "env": {"CUDA_VISIBLE_DEVICES": "1"}}
+    )
+    assert result_of(executor.submit(run_stage, with_env)).ok
+    assert (project / "out.txt").read_text() == "1"
+
+
+def test_warm_workers_start_with_the_preloaded_modules(project: Path, lines: list[str]) -> None:
+    with make("warm", project, lines, preload=("marker_module",)) as pool:
+        assert result_of(pool.submit(run_stage, task(project, "preloaded"))).ok
+    assert (project / "out.txt").read_text() == "True"
+
+
+def test_process_workers_start_cold(project: Path, lines: list[str]) -> None:
+    with make("process", project, lines, preload=("marker_module",)) as pool:
+        assert result_of(pool.submit(run_stage, task(project, "preloaded"))).ok
+    assert (project / "out.txt").read_text() == "False"
+
+
+def test_a_failed_preload_is_reported(project: Path, lines: list[str]) -> None:
+    with make("warm", project, lines, preload=("no_such_module_here",)) as pool:
+        assert result_of(pool.submit(run_stage, task(project, "write"))).ok
+    warnings = [line for line in lines if line.startswith("WARNING")]
+    assert any("no_such_module_here" in w and "ModuleNotFoundError" in w for w in warnings)
+
+
+def test_warm_pool_survives_many_concurrent_submissions(project: Path, lines: list[str]) -> None:
+    with make("warm", project, lines) as pool:
+        futures = [
+            pool.submit(run_stage, task(project, "timed", name=f"s{i}", seconds=0.01))
+            for i in range(40)
+        ]
+        assert all(result_of(f).ok for f in futures)
+
+
+def test_unknown_executor_is_an_error(project: Path, lines: list[str]) -> None:
+    with pytest.raises(ExecutorError, match="unknown executor 'nope'"):
+        make("nope", project, lines)
+
+
+@pytest.mark.skipif(
+    sys.version_info >= (3, 14), reason="InterpreterPoolExecutor exists on Python 3.14+"
+)
+def test_interpreter_executor_needs_python_314(project: Path, lines: list[str]) -> None:
+    with pytest.raises(ExecutorError, match=r"needs Python 3\.14"):
+        make("interpreter", project, lines)
+    assert "interpreter" in NAMES
+
+
+@pytest.mark.skipif(
+    sys.version_info < (3, 14), reason="needs Python 3.14 (InterpreterPoolExecutor)"
+)
+def test_interpreter_executor_runs_a_pure_python_stage(
+    project: Path, lines: list[str]
+) -> None:  # pragma: no cover - Python 3.14 only
+    with make("interpreter", project, lines) as pool:
+        result = result_of(pool.submit(run_stage, task(project, "write", text="sub")))
+    assert result.ok, result.error
+
+
+def test_threads_left_behind_are_daemons(project: Path, lines: list[str]) -> None:
+    before = set(threading.enumerate())
+    with make("warm", project, lines) as pool:
+        assert result_of(pool.submit(run_stage, task(project, "write"))).ok
+    leftover = [t for t in threading.enumerate() if t not in before and t.is_alive()]
+    assert all(t.daemon for t in leftover)
