@@ -684,3 +684,9 @@ def test_reading_environment_variables_warns(project: Project, expression: str) 
     project.write("pipeline.py", f"import os\n\ndef stage_fn():\n    return {expression}\n")
     warnings = project.manifest().warnings
     assert any("environment variables" in w for w in warnings), warnings
+
+
+def test_files_include_the_module_of_a_constant_read(project: Project) -> None:
+    project.write("config.py", "THRESHOLD = 0.5\n")
+    project.write("pipeline.py", "import config\n\ndef stage_fn():\n    return config.THRESHOLD\n")
+    assert project.manifest().files == ("config.py", "pipeline.py")

@@ -247,16 +247,17 @@ class Fingerprinter:
         # Values, and callables that carry state (partial, bound methods), are module-level
         # bindings of their own: their entry changes when their state does.
         memo = ("const", key)
-        self._schedule(memo, obj, lambda: self._constant_node(key, obj), out)
+        self._schedule(memo, obj, lambda: self._constant_node(key, obj, module), out)
         return f"const:{key}"
 
     # ---------------------------------------------------------------- nodes
 
-    def _constant_node(self, key: str, value: object) -> _Node:
+    def _constant_node(self, key: str, value: object, module: types.ModuleType | None) -> _Node:
         out = _Collector()
-        token = self._token(value, out, f"the value of {key}")
+        token = self._token(value, out, "its value")
+        file = self._project.module_relpath(module) if module is not None else None
         return _Node(
-            key, names.digest("const", token), tuple(out.children), None, tuple(out.warnings)
+            key, names.digest("const", token), tuple(out.children), file, tuple(out.warnings)
         )
 
     def _stage_node(self, func: Callable[..., Any], inner: Any, extra: tuple[object, ...]) -> _Node:
