@@ -6,7 +6,7 @@ import pytest
 
 from fastpipe.devices import Device
 from fastpipe.errors import ResourceError
-from fastpipe.placement import Placement, check_needs
+from fastpipe.placement import ClusterPlacement, Placement, check_needs
 from fastpipe.stage import StageSpec
 
 
@@ -71,3 +71,11 @@ def test_resource_above_capacity_is_refused() -> None:
 
 def test_needs_within_capacity_pass() -> None:
     check_needs([spec("a", gpus=1, db=2), spec("b")], 1, {"db": 2})
+
+
+def test_a_cluster_placement_lets_every_stage_start_and_assigns_no_device() -> None:
+    placement = ClusterPlacement()  # a Dask cluster by address: its workers hold the GPUs
+    needy = [spec("a", gpus=4, db=2.0), spec("b", gpus=4, db=2.0)]
+    grants = [placement.acquire(s) for s in needy if placement.fits(s)]
+    assert len(grants) == 2 and all(g.env == {} for g in grants)
+    placement.release("a")

@@ -21,8 +21,7 @@ from fastpipe.events import (
 )
 from fastpipe.hashing import FileHash
 from fastpipe.lockfile import LockEntry, LockRead
-from fastpipe.runner import RunResult, StageRun
-from fastpipe.scheduler import Outcome
+from fastpipe.results import Outcome, RunResult, StageRun
 from fastpipe.stage import ParamSpec, StageSpec
 from fastpipe.staleness import Observed, Reason, ReasonKind, StageStatus, compare, upstream_reason
 

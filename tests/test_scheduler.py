@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 
 from fastpipe.executors.base import Executor
 from fastpipe.executors.inline import InlineExecutor
-from fastpipe.scheduler import Outcome, Plan, run_plan
+from fastpipe.results import Outcome
+from fastpipe.scheduler import Plan, run_plan
 from fastpipe.worker import StageResult, StageTask, run_stage
 
 WAIT_S = 5.0  # generous bound on waiting for another thread; never reached when all is well

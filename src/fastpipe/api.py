@@ -3,28 +3,37 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fastpipe import discovery, executors, graph, projectlock
-from fastpipe.context import Context, open_context
-from fastpipe.devices import DeviceSource
-from fastpipe.errors import FastpipeError, ProjectError
-from fastpipe.events import Event, Listener, Waiting, WarningIssued
+from fastpipe import discovery, fastpath, projectlock
+from fastpipe.errors import ExecutorError, FastpipeError, ProjectError
+from fastpipe.events import Event, Listener, StageSkipped, Waiting, WarningIssued
 from fastpipe.layout import Layout
-from fastpipe.runner import RunOptions, RunResult, StageRun, default_jobs, execute
-from fastpipe.scheduler import Outcome
+from fastpipe.results import Outcome, RunResult, StageRun
 from fastpipe.stage import StageSpec
 from fastpipe.staleness import StageStatus
+
+# The fast path (a no-op `run`, `status`) must not pay for networkx, the fingerprinting
+# machinery or the executors: the modules that need them are imported by the slow paths.
+if TYPE_CHECKING:
+    from fastpipe.context import Context
+    from fastpipe.devices import DeviceSource
+    from fastpipe.export.adopt import ImportReport
+    from fastpipe.export.dvcyaml import ExportResult
+    from fastpipe.export.validate import ValidationReport
+    from fastpipe.worker import StageResult
+
+DASK_ADDRESS_ENV = "FASTPIPE_DASK_ADDRESS"  # after --dask-address, before [tool.fastpipe]
 
 SAMPLE_PIPELINE = '''\
 """A fastpipe pipeline: each @stage function is a step; fastpipe runs only what changed."""
 
 from pathlib import Path
-from typing import Any
 
 from fastpipe import stage
 
@@ -71,6 +80,8 @@ def _warn(event: Event) -> None:
 def _context(
     cwd: Path | str | None, listener: Listener | None, overrides: Sequence[str] = ()
 ) -> Context:
+    from fastpipe.context import open_context
+
     return open_context(Path(cwd or "."), overrides=overrides, listener=listener or _warn)
 
 
@@ -89,31 +100,74 @@ def run(
     resources: Mapping[str, float] | None = None,
     devices: DeviceSource | None = None,
     listener: Listener | None = None,
+    dask_address: str | None = None,
 ) -> RunResult:
     """Run the stale stages among `targets` (default: all) and their upstream."""
     notify = listener or _warn
     project = discovery.load_project(Path(cwd or "."))
     if dry_run:
+        from fastpipe import graph
+
         ctx = _context(project.root, notify, overrides)
         selection = ctx.select(targets, downstream=downstream)
         graph.check_deps_exist(ctx.graph, selection, ctx.root)
+        fastpath.remember(ctx)
         return _dry_run(ctx, selection, force)
     layout = Layout(project.root)
     with projectlock.hold(layout.run_lock, wait=wait, on_wait=lambda m: notify(Waiting(m))):
+        if not force and not overrides:
+            nothing_to_do = _nothing_to_run(project, targets, downstream, notify)
+            if nothing_to_do is not None:
+                return nothing_to_do
+        from fastpipe.runner import RunOptions, default_jobs, execute
+
         ctx = _context(project.root, notify, overrides)
         selection = ctx.select(targets, downstream=downstream)
+        fastpath.remember(ctx)
         options = RunOptions(
             force=force,
             jobs=jobs or project.config.jobs or default_jobs(),
-            executor=executor or project.config.executor or executors.DEFAULT,
+            executor=_executor_name(executor, dask_address, project.config.executor),
             keep_going=keep_going,
             resources=dict(resources or {}),
             devices=devices,
+            dask_address=dask_address or _env_dask_address() or project.config.dask_address,
         )
         try:
             return execute(ctx, selection, options)
         finally:
             ctx.cache.save()
+
+
+def _nothing_to_run(
+    project: discovery.Project, targets: Sequence[str], downstream: bool, notify: Listener
+) -> RunResult | None:
+    """The run's result if a trusted snapshot shows every selected stage fresh, else None."""
+    view = fastpath.open_view(project, notify)
+    if view is None:
+        return None
+    selection = view.select(targets, downstream=downstream)
+    found = view.statuses(selection)
+    view.cache.save()
+    if any(s.stale for s in found):
+        return None
+    for name in selection:
+        notify(StageSkipped(name))
+    return RunResult(tuple(StageRun(name, Outcome.FRESH) for name in selection))
+
+
+def _executor_name(given: str | None, dask_address: str | None, configured: str | None) -> str:
+    """The executor to use: an explicit dask_address alone means dask."""
+    from fastpipe import executors
+
+    name = given or ("dask" if dask_address else None) or configured or executors.DEFAULT
+    if dask_address and name != "dask":
+        raise ExecutorError(f"--dask-address is for --executor dask, not '{name}'")
+    return name
+
+
+def _env_dask_address() -> str | None:
+    return os.environ.get(DASK_ADDRESS_ENV) or None
 
 
 def _dry_run(ctx: Context, selection: list[str], force: bool) -> RunResult:
@@ -134,8 +188,16 @@ def status(
     listener: Listener | None = None,
 ) -> StatusReport:
     """Whether each selected stage (default: all) is fresh or stale, and why."""
-    ctx = _context(cwd, listener)
+    notify = listener or _warn
+    project = discovery.load_project(Path(cwd or "."))
+    view = fastpath.open_view(project, notify)
+    if view is not None:
+        report = StatusReport(tuple(view.statuses(view.select(targets, downstream=downstream))))
+        view.cache.save()
+        return report
+    ctx = _context(project.root, notify)
     report = StatusReport(tuple(ctx.statuses(ctx.select(targets, downstream=downstream))))
+    fastpath.remember(ctx)
     ctx.cache.save()
     return report
 
@@ -161,12 +223,16 @@ class StageInfo:
 
 def list_stages(*, cwd: Path | str | None = None) -> tuple[StageInfo, ...]:
     """Every stage with its resolved params, in topological order."""
+    from fastpipe import graph
+
     ctx = _context(cwd, None)
     return tuple(StageInfo(ctx.spec(n), ctx.params[n]) for n in graph.topological_order(ctx.graph))
 
 
 def dag(*, cwd: Path | str | None = None, fmt: str = "ascii") -> str:
     """The pipeline graph rendered as `ascii`, `mermaid` or `dot`."""
+    from fastpipe import graph
+
     renderers = {"ascii": graph.to_ascii, "mermaid": graph.to_mermaid, "dot": graph.to_dot}
     if fmt not in renderers:
         raise FastpipeError(f"unknown dag format '{fmt}' (use ascii, mermaid or dot)")
@@ -195,3 +261,69 @@ def init(*, cwd: Path | str | None = None) -> InitResult:
         pipeline.write_text(SAMPLE_PIPELINE)
         created.append(discovery.PIPELINE_FILE)
     return InitResult(root, tuple(created))
+
+
+# ---------------------------------------------------------------- the DVC bridge (SPEC 10)
+
+
+def export(
+    targets: Sequence[str] = (),
+    *,
+    cwd: Path | str | None = None,
+    output: Path | str | None = None,
+    force: bool = False,
+    listener: Listener | None = None,
+) -> ExportResult:
+    """Write dvc.yaml (at the root, or `output`) for `targets` (default: all) and their upstream."""
+    from fastpipe.export.dvcyaml import export_pipeline
+
+    ctx = _context(cwd, listener)
+    result = export_pipeline(ctx, targets, Path(cwd or "."), output, force)
+    ctx.cache.save()
+    return result
+
+
+def validate_export(
+    targets: Sequence[str] = (),
+    *,
+    cwd: Path | str | None = None,
+    output: Path | str | None = None,
+    force: bool = False,
+    listener: Listener | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> ValidationReport:
+    """Export, then run fastpipe and real DVC on copies of the project and compare every out."""
+    from fastpipe.export import validate
+    from fastpipe.export.dvcyaml import export_pipeline
+
+    dvc = validate.require_dvc()
+    ctx = _context(cwd, listener)
+    exported = export_pipeline(ctx, targets, Path(cwd or "."), output, force)
+    ctx.cache.save()
+    return validate.validate(ctx, exported, targets, dvc, progress or (lambda _: None))
+
+
+def exec_stage(
+    stage: str,
+    *,
+    cwd: Path | str | None = None,
+    overrides: Sequence[str] = (),
+    listener: Listener | None = None,
+) -> StageResult:
+    """Run one stage in this process with its resolved params: no staleness check, no lock."""
+    from fastpipe.export.execute import exec_stage as run_here
+
+    return run_here(_context(cwd, listener, overrides), stage)
+
+
+def import_dvc(
+    *,
+    cwd: Path | str | None = None,
+    dvc_file: Path | str | None = None,
+    dry_run: bool = False,
+    listener: Listener | None = None,
+) -> ImportReport:
+    """Adopt the stages DVC computed (deps and outs still match dvc.lock) by writing locks."""
+    from fastpipe.export.adopt import import_dvc as adopt
+
+    return adopt(Path(cwd or "."), dvc_file, dry_run=dry_run, listener=listener or _warn)

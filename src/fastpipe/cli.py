@@ -116,7 +116,17 @@ def run(
     executor: Annotated[
         str | None,
         typer.Option(
-            "--executor", help="Where stages run: warm (default), process, inline, interpreter."
+            "--executor",
+            help="Where stages run: warm (default), process, inline, interpreter, dask.",
+        ),
+    ] = None,
+    dask_address: Annotated[
+        str | None,
+        typer.Option(
+            "--dask-address",
+            metavar="ADDRESS",
+            help="Run stages on the Dask scheduler at ADDRESS, e.g. tcp://host:8786 "
+            "(implies --executor dask).",
         ),
     ] = None,
     keep_going: Annotated[
@@ -165,6 +175,7 @@ def run(
             wait=not no_wait,
             resources=_resources(resources or ()),
             listener=progress,
+            dask_address=dask_address,
         )
     finally:
         progress.close()
@@ -264,6 +275,104 @@ def dag(
     from fastpipe import api
 
     print(api.dag(cwd=_globals(ctx).directory, fmt=fmt))
+
+
+# ---------------------------------------------------------------------------- the DVC bridge
+
+
+@app.command()
+def export(
+    ctx: typer.Context,
+    stages: Stages = None,
+    output: Annotated[
+        str | None,  # not Path, which would drop the trailing '/' of a directory to create
+        typer.Option(
+            "--output", "-o", metavar="PATH", help="Where to write dvc.yaml (default: the root)."
+        ),
+    ] = None,
+    validate: Annotated[
+        bool,
+        typer.Option(
+            "--validate", help="Then run fastpipe and DVC on copies and compare every output."
+        ),
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite a dvc.yaml that fastpipe did not write.")
+    ] = False,
+) -> int:
+    """Write dvc.yaml: the pipeline as DVC stages that run `fastpipe exec STAGE`."""
+    from fastpipe import api
+    from fastpipe.export import report
+
+    g = _globals(ctx)
+    listener = _printer(g.verbose)
+    if not validate:
+        result = api.export(
+            stages or (), cwd=g.directory, output=output, force=force, listener=listener
+        )
+        print(report.exported(result))
+        return EXIT_OK
+    checked = api.validate_export(
+        stages or (),
+        cwd=g.directory,
+        output=output,
+        force=force,
+        listener=listener,
+        progress=lambda line: print(f"validate: {line}", file=sys.stderr, flush=True),
+    )
+    for failed in (r for r in checked.runs if not r.ok):
+        print(f"fastpipe: `{failed.command}` failed:\n{failed.output.rstrip()}", file=sys.stderr)
+    print(report.validation_table(checked))
+    return EXIT_OK if checked.ok else EXIT_FAILED
+
+
+@app.command("exec")
+def exec_(
+    ctx: typer.Context,
+    stage: Annotated[str, typer.Argument(help="The stage to run.")],
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", metavar="STAGE.PARAM=VALUE", help="Override a param (repeatable)."),
+    ] = None,
+) -> int:
+    """Run one stage here with its resolved params: no staleness check, no lock written."""
+    from fastpipe import api
+    from fastpipe.events import StageFinished
+    from fastpipe.render import event_line
+
+    g = _globals(ctx)
+    result = api.exec_stage(
+        stage, cwd=g.directory, overrides=set_ or (), listener=_printer(g.verbose)
+    )
+    finished = StageFinished(result.name, result.ok, result.duration, result.error)
+    print(event_line(finished, verbose=g.verbose), file=sys.stderr)
+    return EXIT_OK if result.ok else EXIT_FAILED
+
+
+@app.command("import-dvc")
+def import_dvc(
+    ctx: typer.Context,
+    dvc_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--dvc-file",
+            metavar="PATH",
+            help="The DVC pipeline (default: dvc.yaml at the root; dvc.lock beside it).",
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", "-n", help="Show what would be adopted; write nothing.")
+    ] = False,
+) -> None:
+    """Adopt the stages DVC already computed by writing their locks (see docs/dvc.md)."""
+    from fastpipe import api
+    from fastpipe.export import report
+
+    g = _globals(ctx)
+    found = api.import_dvc(
+        cwd=g.directory, dvc_file=dvc_file, dry_run=dry_run, listener=_printer(g.verbose)
+    )
+    print(report.import_plan(found, dry_run=dry_run))
 
 
 # ---------------------------------------------------------------------------- entry point

@@ -6,6 +6,10 @@ and remembered for the rest of the command.
 
 from __future__ import annotations
 
+import importlib
+import sys
+import time
+import types
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,12 +17,13 @@ from typing import Any
 
 import networkx as nx
 
-from fastpipe import discovery, graph, params
+from fastpipe import discovery, graph, importwatch, params
 from fastpipe.events import Listener, WarningIssued
 from fastpipe.fingerprint import Fingerprinter, Manifest
 from fastpipe.hashing import FileHash, StatCache, hash_path
-from fastpipe.lockfile import LockRead, read_lock
-from fastpipe.staleness import UNFINISHED, Observed, StageStatus, compare, upstream_reason
+from fastpipe.importwatch import ImportRecord
+from fastpipe.lockfile import LockRead
+from fastpipe.staleness import UNFINISHED, Observed, StageStatus, read_stage_lock, statuses
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,7 @@ class Context:
     cache: StatCache
     listener: Listener
     fingerprinter: Fingerprinter
+    load: LoadFacts | None = None  # None when params were overridden (--set)
     _manifests: dict[str, Manifest] = field(default_factory=dict[str, Manifest])
     _locks: dict[str, LockRead] = field(default_factory=dict[str, LockRead])
 
@@ -41,25 +47,21 @@ class Context:
     def spec(self, name: str) -> Any:
         return self.pipeline.stages[name].spec
 
-    def manifest(self, name: str) -> Manifest:
-        """The code fingerprint of stage `name` (warnings reported once)."""
+    def manifest(self, name: str, *, quiet: bool = False) -> Manifest:
+        """The code fingerprint of stage `name` (its warnings reported once, unless quiet)."""
         if name not in self._manifests:
             stage = self.pipeline.stages[name]
             manifest = self.fingerprinter.manifest(stage.func, stage.spec.fingerprint)
-            for warning in manifest.warnings:
-                self.listener(WarningIssued(f"stage '{name}': {warning}"))
+            if not quiet:
+                for warning in manifest.warnings:
+                    self.listener(WarningIssued(f"stage '{name}': {warning}"))
             self._manifests[name] = manifest
         return self._manifests[name]
 
     def lock(self, name: str) -> LockRead:
         """The stage's lock as last read (a malformed one is reported once)."""
         if name not in self._locks:
-            layout = self.pipeline.project.layout
-            found = read_lock(layout.lock_path(name))
-            if found.entry is None and found.problem is None:
-                found = _unfinished(read_lock(layout.unfinished_lock_path(name)))
-            if found.entry is not None and found.entry.stage != name:
-                found = LockRead(None, f"lock unreadable: it names stage '{found.entry.stage}'")
+            found = read_stage_lock(self.pipeline.project.layout, name)
             if found.problem and found.problem != UNFINISHED:
                 self.listener(WarningIssued(f"stage '{name}': {found.problem}"))
             self._locks[name] = found
@@ -83,42 +85,67 @@ class Context:
 
     def statuses(self, selection: Sequence[str]) -> list[StageStatus]:
         """Freshness of each selected stage (topological order), with `upstream` reasons."""
-        will_run: set[str] = set()
-        found: list[StageStatus] = []
-        for name in selection:
-            reasons = list(compare(self.lock(name), self.observe(name)))
-            running_upstream = [u for u in graph.direct_upstream(self.graph, name) if u in will_run]
-            upstream = upstream_reason(running_upstream)
-            if upstream is not None:
-                reasons.append(upstream)
-            if reasons:
-                will_run.add(name)
-            found.append(StageStatus(name, tuple(reasons)))
-        return found
+        return statuses(
+            selection, self.lock, self.observe, lambda n: graph.direct_upstream(self.graph, n)
+        )
 
     def select(self, targets: Iterable[str], *, downstream: bool = False) -> list[str]:
         return graph.select(self.graph, list(targets), downstream=downstream)
 
 
-def _unfinished(previous: LockRead) -> LockRead:
-    """No lock, but the one from before a run that did not finish: compare with that."""
-    if previous.entry is None:
-        return LockRead(None, None)
-    return LockRead(None, UNFINISHED, previous=previous.entry)
+@dataclass(frozen=True)
+class LoadFacts:
+    """How the pipeline was loaded: what it read, and when (for snapshot.py)."""
+
+    record: ImportRecord
+    started_ns: int  # time.time_ns() before the import
+    modules: frozenset[str]  # names of the project modules imported by then
+    late: list[ImportRecord]  # modules fingerprinting imported later, watched the same way
+
+    def combined(self) -> ImportRecord:
+        """Everything the load and the later imports read, listed and asked for."""
+        records = [self.record, *self.late]
+        return ImportRecord(
+            frozenset().union(*(r.files_read for r in records)),
+            frozenset().union(*(r.dirs_listed for r in records)),
+            tuple(a for r in records for a in r.ambient),
+        )
 
 
 def open_context(start: Path, *, overrides: Sequence[str] = (), listener: Listener) -> Context:
     """Load the project at or above `start` and everything commands need about it."""
     project = discovery.load_project(start)
-    pipeline = discovery.load_pipeline(project)
-    specs = pipeline.specs
-    dag = graph.build_graph(specs.values())
-    parsed = [params.parse_override(o) for o in overrides]
-    resolved = params.resolve_params(specs, params.load_params_file(project.root), parsed)
     cache = StatCache.load(project.layout.stat_cache)
 
     def hash_file(path: str) -> str | None:
         found = hash_path(project.root, path, cache)
         return found.hash if found else None
 
-    return Context(pipeline, dag, resolved, cache, listener, Fingerprinter(project.root, hash_file))
+    late: list[ImportRecord] = []
+
+    def watched_import(name: str) -> types.ModuleType:
+        with importwatch.watch(is_project_file) as late_recorder:
+            try:
+                return importlib.import_module(name)
+            finally:
+                late.append(late_recorder.record())
+
+    fingerprinter = Fingerprinter(project.root, hash_file, watched_import)
+
+    def is_project_file(filename: str) -> bool:
+        return fingerprinter.project.relpath(filename) is not None
+
+    started = time.time_ns()
+    with importwatch.watch(is_project_file) as recorder:
+        pipeline = discovery.load_pipeline(project)
+        specs = pipeline.specs
+        parsed = [params.parse_override(o) for o in overrides]
+        resolved = params.resolve_params(specs, params.load_params_file(project.root), parsed)
+    dag = graph.build_graph(specs.values())
+    modules = frozenset(
+        name
+        for name, module in list(sys.modules.items())
+        if fingerprinter.project.module_relpath(module) is not None
+    )
+    facts = None if overrides else LoadFacts(recorder.record(), started, modules, late)
+    return Context(pipeline, dag, resolved, cache, listener, fingerprinter, facts)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import sys
@@ -185,7 +186,10 @@ def import_pipeline(project: Project) -> types.ModuleType:
     _forget_project_modules(project.root)
     name = project.config.pipeline
     try:
-        return importlib.import_module(name)
+        # Like its stages, the module runs in the project root: relative paths it opens at
+        # import time mean the same whether fastpipe was started there, below, or with -C.
+        with contextlib.chdir(project.root):
+            return importlib.import_module(name)
     except FastpipeError:
         raise
     except ModuleNotFoundError as exc:

@@ -9,7 +9,9 @@
     ├── LockSchemaError            a lock written by a newer fastpipe
     ├── ExecutorError              an executor unknown or not available on this Python
     ├── ResourceError              a stage needs more GPUs / resources than exist
-    └── ProjectBusyError           another `fastpipe run` holds this project
+    ├── ProjectBusyError           another `fastpipe run` holds this project
+    └── DvcError                   dvc missing, dvc.yaml/dvc.lock unreadable, a pipeline DVC
+                                   cannot express
 
 A stage that fails is not an error of fastpipe's: `run` reports it in its result (exit 1).
 """
@@ -81,3 +83,7 @@ class ResourceError(FastpipeError):
 
 class ProjectBusyError(FastpipeError):
     """Another `fastpipe run` is active in this project."""
+
+
+class DvcError(FastpipeError):
+    """The DVC bridge cannot do what was asked: no dvc, unreadable DVC files, unexportable."""

@@ -46,6 +46,10 @@ class Layout:
         return self.cache / "stat.json"
 
     @property
+    def snapshot(self) -> Path:
+        return self.cache / "snapshot.json"
+
+    @property
     def run_record(self) -> Path:
         return self.cache / "runs.json"
 

@@ -62,6 +62,23 @@ class Placement:
             self._free[resource] += amount
 
 
+class ClusterPlacement(Placement):
+    """Placement left to a cluster (Dask, given by address): every stage may start now.
+
+    Its workers hold the GPUs and resources, and its scheduler places each stage on a worker
+    that advertises what the stage needs; no device here is assigned or counted.
+    """
+
+    def __init__(self) -> None:
+        super().__init__((), {})
+
+    def fits(self, spec: StageSpec) -> bool:
+        return True
+
+    def acquire(self, spec: StageSpec) -> Grant:
+        return Grant((), ())
+
+
 def check_needs(
     specs: Iterable[StageSpec], gpus: int, capacities: Mapping[str, float], why_no_gpu: str = ""
 ) -> None:

@@ -55,8 +55,9 @@ class JsonLinesProgress:
         self._lock = threading.Lock()
 
     def __call__(self, event: Event) -> None:
+        data = {**event_json(event), "time": time.time()}  # when it was reported (epoch s)
         with self._lock:
-            print(json.dumps(event_json(event)), file=self._stream, flush=True)
+            print(json.dumps(data), file=self._stream, flush=True)
 
     def close(self) -> None:
         """Nothing to tear down."""

@@ -18,8 +18,7 @@ from fastpipe.events import (
     Waiting,
     WarningIssued,
 )
-from fastpipe.runner import RunResult
-from fastpipe.scheduler import Outcome
+from fastpipe.results import Outcome, RunResult
 from fastpipe.stage import StageSpec
 from fastpipe.staleness import Reason, ReasonKind, StageStatus
 

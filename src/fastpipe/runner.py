@@ -30,39 +30,15 @@ from fastpipe.events import (
 )
 from fastpipe.executors import ExecutorSettings
 from fastpipe.hashing import FileHash
-from fastpipe.lockfile import LockEntry, write_lock
-from fastpipe.placement import Placement, check_needs
-from fastpipe.scheduler import Outcome, Plan, run_plan
+from fastpipe.lockfile import LockEntry
+from fastpipe.lockwriter import LockWriter
+from fastpipe.placement import ClusterPlacement, Placement, check_needs
+from fastpipe.results import Outcome, RunResult, StageRun
+from fastpipe.scheduler import Plan, run_plan
 from fastpipe.staleness import Reason, compare
 from fastpipe.worker import StageResult, StageTask, is_importable
 
-_OK_OUTCOMES = (Outcome.RAN, Outcome.FRESH, Outcome.WOULD_RUN)
 _OUTPUT_LINE = re.compile(r"^\[([A-Za-z0-9_.@-]+)\] (.*)$")
-
-
-@dataclass(frozen=True)
-class StageRun:
-    """What happened to one selected stage in a run."""
-
-    name: str
-    outcome: Outcome
-    reasons: tuple[Reason, ...] = ()
-    duration: float | None = None
-    error: str | None = None
-
-
-@dataclass(frozen=True)
-class RunResult:
-    """Every selected stage's outcome, in topological order."""
-
-    stages: tuple[StageRun, ...]
-
-    @property
-    def ok(self) -> bool:
-        return all(s.outcome in _OK_OUTCOMES for s in self.stages)
-
-    def names(self, outcome: Outcome) -> list[str]:
-        return [s.name for s in self.stages if s.outcome is outcome]
 
 
 @dataclass(frozen=True)
@@ -73,6 +49,7 @@ class RunOptions:
     keep_going: bool = False
     resources: Mapping[str, float] = field(default_factory=dict[str, float])  # capacities
     devices: DeviceSource | None = None  # where GPUs come from (default: NVML)
+    dask_address: str | None = None  # the dask executor's scheduler (None: a LocalCluster)
 
 
 class _Run:
@@ -85,6 +62,7 @@ class _Run:
         self.reasons: dict[str, tuple[Reason, ...]] = {}
         self.dispatched_deps: dict[str, Mapping[str, FileHash | None]] = {}
         self.results: dict[str, StageResult] = {}
+        self.locks = LockWriter()
 
     def capacity(self, name: str) -> bool:
         return self.placement.fits(self.ctx.spec(name))
@@ -163,11 +141,7 @@ class _Run:
             outs=dict(result.outputs),
         )
         layout = ctx.pipeline.project.layout
-        try:
-            write_lock(layout.lock_path(name), entry)
-        except (OSError, ValueError) as exc:
-            return _failed(result, f"stage '{name}' ran but its lock could not be written: {exc}")
-        layout.unfinished_lock_path(name).unlink(missing_ok=True)
+        self.locks.write(layout.lock_path(name), entry, layout.unfinished_lock_path(name))
         ctx.forget_lock(name)
         return result
 
@@ -206,6 +180,8 @@ def execute(ctx: Context, selection: Sequence[str], options: RunOptions) -> RunR
         preload=(*ctx.pipeline.project.config.preload, ctx.pipeline.project.config.pipeline),
         on_output=lambda line: ctx.listener(_output_event(line)),
         on_warning=lambda message: ctx.listener(WarningIssued(message)),
+        dask_address=options.dask_address,
+        specs={n: ctx.spec(n) for n in selection},
     )
     try:
         with executors.create(settings) as pool:
@@ -220,13 +196,19 @@ def execute(ctx: Context, selection: Sequence[str], options: RunOptions) -> RunR
                 on_retry=run.retrying,
             )
     finally:
+        unwritten = run.locks.close()
         _save_records(layout.run_record, records, run.results)
+    for name, why in unwritten.items():
+        ctx.listener(WarningIssued(f"stage '{name}' ran but its lock could not be written: {why}"))
+        outcomes[name] = Outcome.FAILED
     _report_blocked(ctx, selection, outcomes)
     return RunResult(tuple(_stage_run(n, outcomes[n], run) for n in selection))
 
 
 def _placement(ctx: Context, selection: Sequence[str], options: RunOptions) -> Placement:
     """The run's placement; refuses stages that need more GPUs or resources than exist."""
+    if executors.cluster_places(options.executor, options.dask_address):
+        return ClusterPlacement()  # the cluster's workers say what they have, not this machine
     specs = [ctx.spec(n) for n in selection]
     capacities = {**dict(ctx.pipeline.project.config.resources), **options.resources}
     devices: list[Device] = []

@@ -7,24 +7,14 @@ upstream finished, so a stage whose inputs came out byte-identical is skipped (e
 
 from __future__ import annotations
 
-import enum
 import heapq
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 
 from fastpipe.executors.base import Executor
+from fastpipe.results import Outcome
 from fastpipe.worker import StageResult, StageTask, run_stage
-
-
-class Outcome(enum.StrEnum):
-    """How each selected stage ended up in a run."""
-
-    RAN = "ran"
-    FRESH = "fresh"
-    FAILED = "failed"
-    NOT_RUN = "not_run"  # an upstream stage failed, or the run stopped before it
-    WOULD_RUN = "would_run"  # --dry-run: stale, would run
 
 
 @dataclass(frozen=True)

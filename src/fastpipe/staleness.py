@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from fastpipe.hashing import FileHash
-from fastpipe.lockfile import LockEntry, LockRead
+from fastpipe.layout import Layout
+from fastpipe.lockfile import LockEntry, LockRead, read_lock
 
 _DETAIL_ITEMS = 3  # items named in a one-line detail before "and N more"
 
@@ -194,3 +195,35 @@ def _summary(parts: list[str]) -> str:
         return ", ".join(parts)
     shown = ", ".join(parts[:_DETAIL_ITEMS])
     return f"{shown} and {len(parts) - _DETAIL_ITEMS} more"
+
+
+def read_stage_lock(layout: Layout, name: str) -> LockRead:
+    """Stage `name`'s lock; when missing, the one an unfinished rerun moved aside, if any."""
+    found = read_lock(layout.lock_path(name))
+    if found.entry is None and found.problem is None:
+        previous = read_lock(layout.unfinished_lock_path(name))
+        if previous.entry is not None:
+            found = LockRead(None, UNFINISHED, previous=previous.entry)
+    if found.entry is not None and found.entry.stage != name:
+        found = LockRead(None, f"lock unreadable: it names stage '{found.entry.stage}'")
+    return found
+
+
+def statuses(
+    selection: Sequence[str],
+    lock_of: Callable[[str], LockRead],
+    observe: Callable[[str], Observed],
+    upstream_of: Callable[[str], Iterable[str]],
+) -> list[StageStatus]:
+    """Freshness of each selected stage (topological order), with `upstream` reasons."""
+    will_run: set[str] = set()
+    found: list[StageStatus] = []
+    for name in selection:
+        reasons = list(compare(lock_of(name), observe(name)))
+        upstream = upstream_reason(u for u in upstream_of(name) if u in will_run)
+        if upstream is not None:
+            reasons.append(upstream)
+        if reasons:
+            will_run.add(name)
+        found.append(StageStatus(name, tuple(reasons)))
+    return found

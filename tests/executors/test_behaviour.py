@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 import textwrap
@@ -61,7 +62,9 @@ def preloaded() -> None:
     Path("out.txt").write_text(str("marker_module" in sys.modules))
 """
 
-PROCESS_EXECUTORS = ["process", "warm"]
+# dask here: its own LocalCluster; tests/executors/test_dask.py covers a cluster by address.
+DASK = ["dask"] if importlib.util.find_spec("distributed") else []
+PROCESS_EXECUTORS = ["process", "warm", *DASK]
 LOCAL_EXECUTORS = ["inline", *PROCESS_EXECUTORS]
 
 
@@ -172,6 +175,17 @@ def test_a_dying_worker_fails_only_its_stage(
     expected = {"exits": "code 3", "killed": "SIGKILL", "segfault": "SIGSEGV"}[func]
     assert expected in dead.error
     assert alive.ok and (project / "out.txt").read_text() == "after"
+
+
+@pytest.mark.parametrize("name", PROCESS_EXECUTORS)
+def test_plain_calls_run_too_and_a_call_that_dies_fails_its_future(
+    name: str, project: Path, lines: list[str]
+) -> None:
+    with make(name, project, lines) as pool:
+        assert pool.submit(pow, 2, 10).result(timeout=60) == 1024
+        dying = pool.submit(os._exit, 3)
+        with pytest.raises(RuntimeError, match="status 3"):  # regression: `process` hung here
+            dying.result(timeout=60)
 
 
 @pytest.mark.parametrize("name", PROCESS_EXECUTORS)

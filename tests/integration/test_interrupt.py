@@ -42,7 +42,7 @@ def alive(pid: int) -> bool:
         return False
 
 
-@pytest.mark.parametrize("executor", ["warm", "process", "inline"])
+@pytest.mark.parametrize("executor", ["warm", "process", "inline", "dask"])
 def test_ctrl_c_stops_the_run_within_two_seconds(tmp_path: Path, executor: str) -> None:
     (tmp_path / "pipeline.py").write_text(textwrap.dedent(PIPELINE))
     run = subprocess.Popen(

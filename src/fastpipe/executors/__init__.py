@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 from fastpipe.errors import ExecutorError
 from fastpipe.executors.base import Executor
 from fastpipe.executors.inline import InlineExecutor
+from fastpipe.stage import StageSpec
 
-NAMES = ("warm", "process", "inline", "interpreter")
+NAMES = ("warm", "process", "inline", "interpreter", "dask")
 DEFAULT = "warm"
 
 
@@ -23,6 +24,17 @@ class ExecutorSettings:
     preload: tuple[str, ...] = ()  # modules the warm server imports up front
     on_output: Callable[[str], None] = print  # a line a stage process wrote (`[stage] ...`)
     on_warning: Callable[[str], None] = print
+    dask_address: str | None = None  # an existing Dask scheduler; None: start a LocalCluster
+    specs: Mapping[str, StageSpec] = field(default_factory=dict[str, StageSpec])  # the stages run
+
+
+def cluster_places(name: str, dask_address: str | None) -> bool:
+    """Whether a cluster, not fastpipe, places stages on GPUs and resources.
+
+    True for a Dask cluster given by address: its workers advertise what they have. A
+    LocalCluster runs on this machine, so fastpipe's own placement (NVML, capacities) applies.
+    """
+    return name == "dask" and dask_address is not None
 
 
 def create(settings: ExecutorSettings) -> Executor:
@@ -48,4 +60,8 @@ def create(settings: ExecutorSettings) -> Executor:
         from fastpipe.executors import interpreter
 
         return interpreter.create(settings.jobs)
+    if name == "dask":
+        from fastpipe.executors import dask
+
+        return dask.create(settings)
     raise ExecutorError(f"unknown executor '{name}' (available: {', '.join(NAMES)})")

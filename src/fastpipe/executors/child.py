@@ -1,7 +1,8 @@
 """The entry point of a stage process started by the `process` executor.
 
-`python -m fastpipe.executors.child RESULT_FD PARENT_PID` reads a pickled (fn, args, kwargs)
-from stdin, calls it, and writes the pickled result to RESULT_FD.
+`python -m fastpipe.executors.child RESULT_FD PARENT_PID [LABEL]` reads a pickled
+(fn, args, kwargs) from stdin, calls it, and writes the pickled result to RESULT_FD. LABEL is
+not read: it marks the process, so that the dask executor can find and stop its run's stages.
 """
 
 from __future__ import annotations

@@ -26,8 +26,9 @@ T = TypeVar("T")
 class ProcessExecutor:
     """Starts `python -m fastpipe.executors.child` per call; kills it on timeout or shutdown."""
 
-    def __init__(self, on_output: Callable[[str], None]) -> None:
+    def __init__(self, on_output: Callable[[str], None], label: str = "") -> None:
         self._relay = OutputRelay(on_output)
+        self._label = (label,) if label else ()  # on the command line: finds the process again
         self._lock = threading.Lock()
         self._running: dict[int, subprocess.Popen[bytes]] = {}
         self._watchers: list[threading.Thread] = []
@@ -36,8 +37,9 @@ class ProcessExecutor:
         future: Future[T] = Future()
         future.set_running_or_notify_cancel()
         read_end, write_end = os.pipe()
+        command = [sys.executable, "-m", "fastpipe.executors.child", str(write_end)]
         proc = subprocess.Popen(
-            [sys.executable, "-m", "fastpipe.executors.child", str(write_end), str(os.getpid())],
+            [*command, str(os.getpid()), *self._label],
             stdin=subprocess.PIPE,
             stdout=self._relay.write_fd,
             stderr=self._relay.write_fd,
@@ -75,7 +77,10 @@ class ProcessExecutor:
             timer.cancel()
         with self._lock:
             self._running.pop(proc.pid, None)
-        future.set_result(_outcome(data, status, task, timed_out.is_set(), start))
+        try:
+            future.set_result(_outcome(data, status, task, timed_out.is_set(), start))
+        except Exception as exc:  # never leave the future pending (a plain call that died)
+            future.set_exception(exc)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         if cancel_futures:

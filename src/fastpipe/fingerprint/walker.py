@@ -13,6 +13,8 @@ import ast
 import builtins
 import copy
 import functools
+import importlib
+import importlib.util
 import inspect
 import sys
 import types
@@ -66,9 +68,17 @@ class _Collector:
 class Fingerprinter:
     """Computes manifests for the stages of one project; caches work across stages of a run."""
 
-    def __init__(self, root: Path, hash_file: Callable[[str], str | None] | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        hash_file: Callable[[str], str | None] | None = None,
+        import_module: Callable[[str], types.ModuleType] | None = None,
+    ) -> None:
         self._project = ProjectCode(str(root))
         self._hash_file = hash_file
+        # Importing a module that a function body imports but nothing has imported yet runs
+        # project code: the caller may want to watch it (see importwatch).
+        self._import_module = import_module or importlib.import_module
         self._sources = source.SourceIndex()
         self._nodes: dict[Hashable, _Node] = {}
         self._pending: dict[Hashable, Callable[[], _Node]] = {}
@@ -76,6 +86,11 @@ class Fingerprinter:
         self._instances_in_progress: set[int] = set()
 
     # ---------------------------------------------------------------- public
+
+    @property
+    def project(self) -> ProjectCode:
+        """What counts as project code for this fingerprinter."""
+        return self._project
 
     def manifest(self, func: Callable[..., Any], extra: Iterable[object] = ()) -> Manifest:
         """The manifest of the stage whose function is `func` (`extra`: the escape hatch)."""
@@ -411,8 +426,6 @@ class Fingerprinter:
 
     def _import_if_project(self, name: str) -> types.ModuleType | None:
         """Import a not-yet-imported module named in a function body, if it is project code."""
-        import importlib.util
-
         try:
             spec = importlib.util.find_spec(name.split(".")[0])
         except (ImportError, ValueError):
@@ -420,7 +433,7 @@ class Fingerprinter:
         if spec is None or spec.origin is None or self._project.relpath(spec.origin) is None:
             return None
         try:
-            return importlib.import_module(name)
+            return self._import_module(name)
         except Exception:
             return None
 

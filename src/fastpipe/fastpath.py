@@ -1,0 +1,158 @@
+"""`status` and a no-op `run` from a trusted snapshot, without importing the pipeline.
+
+Imports only light modules: this is the path a no-op command takes, and most of its cost
+would otherwise be importing networkx, the fingerprint machinery and the user's numpy.
+`remember` (called after a full load) writes the snapshot; `open_view` trusts it only when
+snapshot.still_valid says nothing it depended on changed.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING
+
+from fastpipe import snapshot
+from fastpipe.discovery import Project
+from fastpipe.errors import UnknownStageError
+from fastpipe.events import Listener, WarningIssued
+from fastpipe.hashing import StatCache, hash_path
+from fastpipe.lockfile import LockRead
+from fastpipe.staleness import UNFINISHED, Observed, StageStatus, read_stage_lock, statuses
+
+if TYPE_CHECKING:
+    from fastpipe.context import Context
+
+RACY_WINDOW_NS = 2_000_000_000  # a source edited this close to the load may not be what ran
+
+
+class View:
+    """The project as a snapshot describes it, with deps, outputs and locks read from disk."""
+
+    def __init__(
+        self, project: Project, snap: snapshot.Snapshot, cache: StatCache, listener: Listener
+    ) -> None:
+        self.project = project
+        self.snapshot = snap
+        self.cache = cache
+        self.listener = listener
+
+    def select(self, targets: Sequence[str], *, downstream: bool = False) -> list[str]:
+        """Targets and their upstream (or downstream), in topological order, like graph.select."""
+        stages = self.snapshot.stages
+        for name in targets:
+            if name not in stages:
+                raise UnknownStageError(name, stages)
+        if not targets:
+            return list(self.snapshot.order)
+        if downstream:
+            below: dict[str, list[str]] = {n: [] for n in stages}
+            for name, entry in stages.items():
+                for up in entry.upstream:
+                    below[up].append(name)
+            chosen = _closure(targets, lambda n: below[n])
+        else:
+            chosen = _closure(targets, lambda n: stages[n].upstream)
+        return [n for n in self.snapshot.order if n in chosen]
+
+    def statuses(self, selection: Sequence[str]) -> list[StageStatus]:
+        for name in selection:
+            for warning in self.snapshot.stages[name].warnings:
+                self.listener(WarningIssued(f"stage '{name}': {warning}"))
+        return statuses(
+            selection, self._lock, self._observe, lambda n: self.snapshot.stages[n].upstream
+        )
+
+    def _lock(self, name: str) -> LockRead:
+        found = read_stage_lock(self.project.layout, name)
+        if found.problem and found.problem != UNFINISHED:
+            self.listener(WarningIssued(f"stage '{name}': {found.problem}"))
+        return found
+
+    def _observe(self, name: str) -> Observed:
+        entry = self.snapshot.stages[name]
+        root = self.project.root
+        return Observed(
+            code=entry.code,
+            params=entry.params,
+            deps={p: hash_path(root, p, self.cache) for p in entry.deps},
+            outs={p: hash_path(root, p, self.cache) for p in entry.outputs},
+        )
+
+
+def _closure(starts: Iterable[str], step: Callable[[str], Iterable[str]]) -> set[str]:
+    found: set[str] = set()
+    stack = list(starts)
+    while stack:
+        name = stack.pop()
+        if name not in found:
+            found.add(name)
+            stack.extend(step(name))
+    return found
+
+
+def open_view(project: Project, listener: Listener) -> View | None:
+    """A view from the project's snapshot, or None when it cannot be trusted."""
+    snap = snapshot.load(project.layout.snapshot)
+    if snap is None:
+        return None
+    cache = StatCache.load(project.layout.stat_cache)
+    if not snapshot.still_valid(snap, project.root, cache):
+        return None
+    return View(project, snap, cache, listener)
+
+
+def remember(ctx: Context) -> None:
+    """Save a snapshot of a fully loaded pipeline, if the load can be trusted to repeat."""
+    layout = ctx.pipeline.project.layout
+    facts = ctx.load
+    if facts is None:
+        snapshot.forget(layout.snapshot)
+        return
+    manifests = {name: ctx.manifest(name, quiet=True) for name in ctx.pipeline.stages}
+    record = facts.combined()  # after fingerprinting: it may have imported more modules
+    if record.ambient:
+        snapshot.forget(layout.snapshot)
+        return
+    project = ctx.fingerprinter.project
+    modules = [m for m in list(sys.modules.values()) if project.module_relpath(m) is not None]
+    files = [getattr(m, "__file__", None) or "" for m in modules]
+    files += [str(ctx.root / f) for m in manifests.values() for f in m.files]
+    sources = snapshot.sources_of(ctx.root, record, files, ctx.cache)
+    if sources is None or _edited_during_load(ctx, sources, facts.started_ns):
+        snapshot.forget(layout.snapshot)
+        return
+    from fastpipe import graph
+
+    dirs = {os.path.dirname(f) for f in files if f}
+    snap = snapshot.Snapshot(
+        environment=snapshot.environment_key(ctx.root),
+        sources=sources,
+        listings=snapshot.listings_of(ctx.root, record, dirs),
+        order=tuple(graph.topological_order(ctx.graph)),
+        stages={
+            name: snapshot.StageEntry(
+                deps=stage.spec.deps,
+                outputs=stage.spec.outputs,
+                upstream=tuple(graph.direct_upstream(ctx.graph, name)),
+                params=ctx.params[name],
+                code=manifests[name].items,
+                warnings=manifests[name].warnings,
+            )
+            for name, stage in ctx.pipeline.stages.items()
+        },
+    )
+    snapshot.save(layout.snapshot, snap)
+
+
+def _edited_during_load(ctx: Context, sources: Iterable[str], started_ns: int) -> bool:
+    """Whether a source changed so close to the load that what ran may not be what we hash."""
+    for key in sources:
+        path = key if os.path.isabs(key) else str(ctx.root / key)
+        try:
+            if os.stat(path).st_mtime_ns > started_ns - RACY_WINDOW_NS:
+                return True
+        except FileNotFoundError:
+            continue
+    return False

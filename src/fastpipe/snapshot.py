@@ -1,0 +1,210 @@
+"""A loaded pipeline, remembered: lets `status` and a no-op `run` skip importing it.
+
+Importing the pipeline (numpy and all) and fingerprinting every stage is most of what a
+no-op command costs. After a full load, the stages' specs, resolved params and code
+manifests are saved with the content hash of every file the load depended on: the project's
+modules, params.yaml, pyproject.toml, any file the import read, and the listings that decide
+what an import finds. A later command trusts the snapshot only if every one of those is
+unchanged, fastpipe and the interpreter are the same, and the load asked for nothing ambient
+(environment, clock, randomness, processes, network — see importwatch). Otherwise it loads
+the pipeline as usual. Deps, outputs and locks are always read from disk.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import xxhash
+
+from fastpipe.atomicfile import atomic_write
+from fastpipe.hashing import StatCache, hash_file, hash_path
+from fastpipe.importwatch import ImportRecord
+
+VERSION = 1
+_IMPORTABLE_SUFFIXES = (".py", ".pth", ".so", ".pyd")
+_MISSING = "missing"
+
+
+@dataclass(frozen=True)
+class StageEntry:
+    """What status needs to know about one stage."""
+
+    deps: tuple[str, ...]
+    outputs: tuple[str, ...]
+    upstream: tuple[str, ...]
+    params: Mapping[str, Any]
+    code: Mapping[str, str]
+    warnings: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    environment: str
+    sources: Mapping[str, str]  # path (relative to the root, or absolute) -> content hash
+    listings: Mapping[str, str]  # directory -> digest of what an import could find there
+    order: tuple[str, ...]  # topological
+    stages: Mapping[str, StageEntry]
+
+
+def environment_key(root: Path) -> str:
+    """fastpipe's own code, the interpreter and its import path: a snapshot taken under
+    others is never trusted."""
+    package = Path(__file__).parent
+    own = sorted(
+        (str(p.relative_to(package)), p.stat().st_size, p.stat().st_mtime_ns)
+        for p in package.rglob("*.py")
+    )
+    path = [p for p in sys.path if p and os.path.abspath(p) != str(root)]
+    facts = (VERSION, sys.version, sys.executable, path, own)
+    return xxhash.xxh3_128_hexdigest(json.dumps(facts).encode())
+
+
+def sources_of(
+    root: Path, record: ImportRecord, modules: Iterable[str], cache: StatCache
+) -> dict[str, str] | None:
+    """Hashes of every file the load depended on; None if one cannot be hashed."""
+    paths = {*record.files_read, *modules, str(root / "params.yaml"), str(root / "pyproject.toml")}
+    found: dict[str, str] = {}
+    for path in sorted(paths):
+        key = _key(root, path)
+        if key is None:
+            continue
+        digest = _digest(root, key, cache)
+        if digest is None:
+            return None
+        found[key] = digest
+    return found
+
+
+def listings_of(root: Path, record: ImportRecord, module_dirs: Iterable[str]) -> dict[str, str]:
+    """Digests of the directories an import looked in (and of the root and package dirs)."""
+    found: dict[str, str] = {}
+    for directory in {str(root), *module_dirs}:
+        key = _key(root, directory, directory=True)
+        if key is not None:
+            found[key] = _listing(root, key, importable_only=True)
+    for directory in record.dirs_listed:
+        key = _key(root, directory, directory=True)
+        if key is not None:
+            found[f"*{key}"] = _listing(root, key, importable_only=False)
+    return found
+
+
+def still_valid(snapshot: Snapshot, root: Path, cache: StatCache) -> bool:
+    """Whether nothing the snapshot's load depended on has changed."""
+    if snapshot.environment != environment_key(root):
+        return False
+    for key, digest in snapshot.sources.items():
+        if _digest(root, key, cache) != digest:
+            return False
+    for key, digest in snapshot.listings.items():
+        everything = key.startswith("*")
+        directory = key[1:] if everything else key
+        if _listing(root, directory, importable_only=not everything) != digest:
+            return False
+    return True
+
+
+def save(path: Path, snapshot: Snapshot) -> None:
+    data = {
+        "version": VERSION,
+        "environment": snapshot.environment,
+        "sources": dict(snapshot.sources),
+        "listings": dict(snapshot.listings),
+        "order": list(snapshot.order),
+        "stages": {
+            name: {
+                "deps": list(s.deps),
+                "outputs": list(s.outputs),
+                "upstream": list(s.upstream),
+                "params": dict(s.params),
+                "code": dict(s.code),
+                "warnings": list(s.warnings),
+            }
+            for name, s in snapshot.stages.items()
+        },
+    }
+    try:
+        atomic_write(path, json.dumps(data, separators=(",", ":")).encode())
+    except (OSError, TypeError, ValueError):
+        return  # a snapshot only saves time
+
+
+def load(path: Path) -> Snapshot | None:
+    """The saved snapshot, or None if absent, unreadable or of another version."""
+    try:
+        data = json.loads(path.read_bytes())
+        if data["version"] != VERSION:
+            return None
+        stages = {
+            name: StageEntry(
+                tuple(s["deps"]),
+                tuple(s["outputs"]),
+                tuple(s["upstream"]),
+                s["params"],
+                s["code"],
+                tuple(s["warnings"]),
+            )
+            for name, s in data["stages"].items()
+        }
+        return Snapshot(
+            data["environment"], data["sources"], data["listings"], tuple(data["order"]), stages
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def forget(path: Path) -> None:
+    """Drop the snapshot (e.g. when the last load could not be trusted)."""
+    path.unlink(missing_ok=True)
+
+
+def _key(root: Path, path: str, *, directory: bool = False) -> str | None:
+    """Root-relative POSIX key for paths under the root; absolute for outside files.
+
+    Files of the interpreter and installed packages are not keys (library code is not
+    fingerprinted), nor is fastpipe's own state, nor compiled bytecode.
+    """
+    absolute = os.path.abspath(path)
+    if "__pycache__" in absolute or absolute.endswith(".pyc"):
+        return None
+    rel = os.path.relpath(absolute, root)
+    if not rel.startswith(".."):
+        posix = "." if rel == "." else rel.replace(os.sep, "/")
+        return None if posix.split("/")[0] == ".fastpipe" else posix
+    prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.__file__)}
+    if any(absolute.startswith(p + os.sep) for p in prefixes) or "site-packages" in absolute:
+        return None
+    return absolute if not directory or os.path.isdir(absolute) else None
+
+
+def _digest(root: Path, key: str, cache: StatCache) -> str | None:
+    try:
+        if os.path.isabs(key):
+            return hash_file(Path(key)) if os.path.isfile(key) else _MISSING
+        found = hash_path(root, key, cache)
+    except OSError:
+        return None
+    return found.hash if found is not None else _MISSING
+
+
+def _listing(root: Path, key: str, *, importable_only: bool) -> str:
+    directory = key if os.path.isabs(key) else str(root / key)
+    try:
+        with os.scandir(directory) as entries:
+            names = sorted(
+                e.name
+                for e in entries
+                if not importable_only
+                or e.name.endswith(_IMPORTABLE_SUFFIXES)
+                or (e.is_dir() and e.name not in (".fastpipe", "__pycache__"))
+            )
+    except OSError:
+        return _MISSING
+    return xxhash.xxh3_128_hexdigest("\0".join(names).encode())
