@@ -102,13 +102,18 @@ def from_lock_dict(data: object, *, migrations: Mapping[int, Migration] | None =
 
 def dump_lock(entry: LockEntry) -> str:
     """Deterministic YAML for a lock entry: sorted keys, block style, no timestamps."""
+    return dump_yaml(to_lock_dict(entry), sort_keys=True)
+
+
+def dump_yaml(data: Mapping[str, Any], *, sort_keys: bool) -> str:
+    """Block-style YAML whose bytes depend only on `data` (and key order, if not sorted)."""
     # The pure-Python emitter on purpose: libyaml escapes some characters differently, and the
-    # bytes of a lock must not depend on whether PyYAML was built with it.
+    # bytes written must not depend on whether PyYAML was built with it.
     return yaml.dump(
-        to_lock_dict(entry),
+        dict(data),
         Dumper=_Dumper,
         allow_unicode=True,
-        sort_keys=True,
+        sort_keys=sort_keys,
         default_flow_style=False,
         width=_WIDTH,
     )
