@@ -253,3 +253,18 @@ def test_overridden_params_never_save_a_snapshot(proj: Proj) -> None:
     api.run(cwd=proj.root, overrides=["first.factor=3"], executor="inline", listener=lambda e: None)
     assert not (proj.root / ".fastpipe" / "cache" / "snapshot.json").exists()
     assert proj.status()["first"] == ("params",)  # params.yaml says 2; the lock says 3
+
+
+def test_a_new_data_directory_keeps_the_fast_path(proj: Proj) -> None:
+    settle(proj)
+    (proj.root / "reports").mkdir()
+    (proj.root / "notes.txt").write_text("not code")
+    assert proj.fast()
+
+
+def test_a_new_package_named_like_a_failed_import_forces_a_full_load(proj: Proj) -> None:
+    extra = "try:\n    import plugins\nexcept ImportError:\n    plugins = None\n"
+    proj.write("pipeline.py", PIPELINE.format(extra=extra))
+    settle(proj)
+    (proj.root / "plugins").mkdir()  # a namespace package now: `import plugins` succeeds
+    assert not proj.fast()

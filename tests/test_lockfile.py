@@ -372,3 +372,33 @@ def test_schema_without_migration_is_unreadable(tmp_path: Path) -> None:
 def test_migrations_table_is_read_only() -> None:
     with pytest.raises(TypeError):
         lockfile.MIGRATIONS[0] = lambda d: d  # type: ignore[index]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.dictionaries(
+        st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), min_size=1),
+        st.recursive(
+            st.none()
+            | st.booleans()
+            | st.integers()
+            | st.floats(allow_nan=False)
+            | st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126)),
+            lambda inner: (
+                st.lists(inner, max_size=3)
+                | st.dictionaries(st.text(alphabet="abcxyz_", min_size=1), inner, max_size=3)
+            ),
+            max_leaves=8,
+        ),
+        max_size=6,
+    )
+)
+def test_libyaml_and_python_emitters_agree_on_printable_ascii(data: dict[str, Any]) -> None:
+    """Lock bytes must not depend on whether PyYAML has libyaml: the fast emitter is used only
+    where both write the same bytes."""
+    fast = lockfile.dump_yaml(data, sort_keys=True)
+    slow = yaml.dump(
+        data, Dumper=lockfile._Dumper, allow_unicode=True, sort_keys=True,
+        default_flow_style=False, width=lockfile._WIDTH,
+    )  # fmt: skip
+    assert fast == slow

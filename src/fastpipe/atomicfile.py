@@ -1,25 +1,68 @@
-"""Write a file so that readers see the old content or the new, never a torn one."""
+"""Write a file so that readers see the old content or the new, never a torn one.
+
+`atomic_write` does it for one file: temp file, fsync, rename. `atomic_write_many` does it for
+several at the cost of one flush of the filesystem instead of one fsync per file (each fsync
+commits the journal: ~4 ms here, which dominated writing the locks of a large run).
+"""
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 
 def atomic_write(path: Path, data: bytes) -> None:
     """Write `data` to `path` through a temp file in the same directory and a rename."""
+    atomic_write_many([(path, data)])
+
+
+def atomic_write_many(files: Sequence[tuple[Path, bytes]]) -> None:
+    """Write each (path, data) atomically; all data reaches the disk before any rename."""
+    temps: list[tuple[str, Path]] = []
+    try:
+        for path, data in files:
+            temps.append((_write_temp(path, data), path))
+        if len(temps) == 1:
+            with open(temps[0][0], "rb") as f:
+                os.fsync(f.fileno())
+        elif temps:
+            _sync_filesystem(temps[0][1].parent)
+        for tmp, path in temps:
+            os.replace(tmp, path)
+    except BaseException:
+        for tmp, _ in temps:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+        raise
+
+
+def _write_temp(path: Path, data: bytes) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, 0o644)  # mkstemp's 0600 would make committed lock files private
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+    return tmp
+
+
+def _sync_filesystem(directory: Path) -> None:
+    """Flush the filesystem holding `directory` (syncfs on Linux, sync elsewhere)."""
+    syncfs = getattr(ctypes.CDLL(None, use_errno=True), "syncfs", None)
+    if syncfs is None:  # pragma: no cover - not Linux
+        os.sync()
+        return
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        if syncfs(fd) != 0:
+            os.sync()
+    finally:
+        os.close(fd)

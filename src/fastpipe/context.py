@@ -109,6 +109,7 @@ class LoadFacts:
             frozenset().union(*(r.files_read for r in records)),
             frozenset().union(*(r.dirs_listed for r in records)),
             tuple(a for r in records for a in r.ambient),
+            frozenset().union(*(r.imports_tried for r in records)),
         )
 
 

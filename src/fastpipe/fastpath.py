@@ -126,10 +126,11 @@ def remember(ctx: Context) -> None:
     from fastpipe import graph
 
     dirs = {os.path.dirname(f) for f in files if f}
+    missing = snapshot.missing_modules(record)
     snap = snapshot.Snapshot(
         environment=snapshot.environment_key(ctx.root),
         sources=sources,
-        listings=snapshot.listings_of(ctx.root, record, dirs),
+        listings=snapshot.listings_of(ctx.root, record, dirs, missing),
         order=tuple(graph.topological_order(ctx.graph)),
         stages={
             name: snapshot.StageEntry(
@@ -142,6 +143,7 @@ def remember(ctx: Context) -> None:
             )
             for name, stage in ctx.pipeline.stages.items()
         },
+        missing=missing,
     )
     snapshot.save(layout.snapshot, snap)
 

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+_LISTINGS = frozenset({"os.listdir", "os.scandir"})
 _PROCESS_OR_NETWORK = frozenset(
     {"subprocess.Popen", "os.system", "os.posix_spawn", "os.exec", "os.spawn", "os.fork",
      "socket.connect", "socket.getaddrinfo", "socket.gethostbyname", "urllib.Request"}
@@ -46,6 +47,7 @@ _ENVIRON_CODES = {
     )
 }  # fmt: skip
 _STDLIB = os.path.dirname(os.__file__) + os.sep
+_FASTPIPE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 _ACTIVE: contextvars.ContextVar[Recorder | None] = contextvars.ContextVar(
     "fastpipe_import_watch", default=None
@@ -59,6 +61,7 @@ class ImportRecord:
     files_read: frozenset[str]  # absolute paths
     dirs_listed: frozenset[str]  # absolute paths
     ambient: tuple[str, ...]  # e.g. "os.environ read by pipeline.py:12"
+    imports_tried: frozenset[str] = frozenset()  # top-level names of modules it imported
 
 
 class Recorder:
@@ -69,10 +72,14 @@ class Recorder:
         self.files_read: set[str] = set()
         self.dirs_listed: set[str] = set()
         self.ambient: dict[str, None] = {}
+        self.imports_tried: set[str] = set()
 
     def record(self) -> ImportRecord:
         return ImportRecord(
-            frozenset(self.files_read), frozenset(self.dirs_listed), tuple(self.ambient)
+            frozenset(self.files_read),
+            frozenset(self.dirs_listed),
+            tuple(self.ambient),
+            frozenset(self.imports_tried),
         )
 
     def audit(self, event: str, args: tuple[Any, ...], frame: types.FrameType | None) -> None:
@@ -80,25 +87,34 @@ class Recorder:
             path, mode = args[0], args[1]
             if isinstance(path, str | bytes | os.PathLike) and _reads_only(mode):
                 self.files_read.add(os.path.abspath(os.fsdecode(path)))  # pyright: ignore[reportUnknownArgumentType]
-        elif event in ("os.listdir", "os.scandir"):
+        elif event in _LISTINGS:
             path = args[0] if args and args[0] is not None else "."
             if isinstance(path, str | bytes | os.PathLike):
                 self.dirs_listed.add(os.path.abspath(os.fsdecode(path)))  # pyright: ignore[reportUnknownArgumentType]
+        elif event == "import" and isinstance(args[0], str):
+            self.imports_tried.add(args[0].split(".")[0])
         elif event in _PROCESS_OR_NETWORK:
             self._ambient(f"{event} ({_describe(args)})", frame)
 
-    def profile(self, frame: types.FrameType, event: str, arg: Any) -> None:
-        if event == "c_call":
-            owner = getattr(arg, "__self__", None)
-            name = _AMBIENT_C_FUNCTIONS.get((id(owner), getattr(arg, "__name__", "")))
-            if name is None and _is_global_random(arg):
-                name = f"random.{getattr(arg, '__name__', '?')}()"
-            if name is not None and self._is_project_file(frame.f_code.co_filename):
-                self._ambient(name, frame)
-        elif event == "call":
-            name = _ENVIRON_CODES.get(id(frame.f_code))
-            if name is not None:
-                self._ambient(name, frame.f_back)
+    def profile_hook(self) -> Callable[[types.FrameType, str, Any], None]:
+        """The sys.setprofile hook: a closure, as it runs for every call during the import."""
+        c_functions, environ_codes, ambient = _AMBIENT_C_FUNCTIONS, _ENVIRON_CODES, self._ambient
+        is_project_file, random_class = self._is_project_file, random.Random
+
+        def hook(frame: types.FrameType, event: str, arg: Any) -> None:
+            if event == "c_call":
+                owner = getattr(arg, "__self__", None)
+                name = c_functions.get((id(owner), getattr(arg, "__name__", "")))
+                if name is None and isinstance(owner, random_class):
+                    name = f"random.{getattr(arg, '__name__', '?')}()"
+                if name is not None and is_project_file(frame.f_code.co_filename):
+                    ambient(name, frame)
+            elif event == "call":
+                name = environ_codes.get(id(frame.f_code))
+                if name is not None:
+                    ambient(name, frame.f_back)
+
+        return hook
 
     def _ambient(self, what: str, frame: types.FrameType | None) -> None:
         """Note `what` if the nearest caller outside the standard library is project code."""
@@ -121,20 +137,30 @@ def _describe(args: tuple[Any, ...]) -> str:
     return repr(args[:2])[:80]
 
 
-def _is_global_random(fn: object) -> bool:
-    owner = getattr(fn, "__self__", None)
-    return isinstance(owner, random.Random)
-
-
 def _audit_hook(event: str, args: tuple[Any, ...]) -> None:
     recorder = _ACTIVE.get()
     if recorder is None or event.startswith("sys."):  # sys._getframe below is audited too
         return
     frame = None
-    if event in _PROCESS_OR_NETWORK:
+    if event in _PROCESS_OR_NETWORK or event in _LISTINGS:
         with contextlib.suppress(ValueError):
             frame = sys._getframe(1)
+    if event in _LISTINGS and _listed_by_machinery(frame):
+        return
     recorder.audit(event, args, frame)
+
+
+def _listed_by_machinery(frame: types.FrameType | None) -> bool:
+    """A listing by the import system (snapshot.listings_of covers what imports can find) or
+    by fastpipe itself, not by the pipeline's own code."""
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if filename.startswith("<frozen importlib") or filename.startswith(_FASTPIPE):
+            return True
+        if not filename.startswith(_STDLIB):
+            return False
+        frame = frame.f_back
+    return False
 
 
 @contextlib.contextmanager
@@ -149,7 +175,7 @@ def watch(is_project_file: Callable[[str], bool]) -> Iterator[Recorder]:
     token = _ACTIVE.set(recorder)
     profiling = sys.getprofile() is None  # under a profiler or debugger: leave its hook be
     if profiling:
-        sys.setprofile(recorder.profile)
+        sys.setprofile(recorder.profile_hook())
     else:
         recorder.ambient["a profiler was active, so ambient reads could not be watched"] = None
     try:

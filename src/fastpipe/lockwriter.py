@@ -1,8 +1,9 @@
 """Lock files written by a background thread, off the scheduler's critical path.
 
-Each lock is still written atomically and fsync'd (atomicfile), which costs milliseconds of
-I/O; a thread takes that wait so the next stage need not. Successors never read an upstream
-stage's lock, only its outputs, so nothing waits for a lock but the end of the run.
+Locks are still written atomically and durably (atomicfile), which costs milliseconds of
+I/O; a thread takes that wait, and writes every lock queued meanwhile with a single flush of
+the filesystem. Successors never read an upstream stage's lock, only its outputs, so nothing
+waits for a lock but the end of the run.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from fastpipe.lockfile import LockEntry, write_lock
+from fastpipe.lockfile import LockEntry, write_locks
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,7 @@ class _Job:
 
 
 class LockWriter:
-    """Writes queued locks in order; `close` waits for them and returns the failures."""
+    """Writes queued locks in batches; `close` waits for them and returns the failures."""
 
     def __init__(self) -> None:
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
@@ -41,9 +42,29 @@ class LockWriter:
         return dict(self._failures)
 
     def _work(self) -> None:
-        while (job := self._jobs.get()) is not None:
-            try:
-                write_lock(job.path, job.entry)
-                job.then_remove.unlink(missing_ok=True)
-            except (OSError, ValueError) as exc:
-                self._failures[job.entry.stage] = str(exc)
+        stopping = False
+        while not stopping:
+            batch = [self._jobs.get()]
+            while not self._jobs.empty():
+                batch.append(self._jobs.get())
+            stopping = None in batch
+            self._write([job for job in batch if job is not None])
+
+    def _write(self, jobs: list[_Job]) -> None:
+        if not jobs:
+            return
+        try:
+            write_locks([(job.path, job.entry) for job in jobs])
+        except (OSError, ValueError):
+            for job in jobs:  # find which one failed, writing them one by one
+                self._write_one(job)
+            return
+        for job in jobs:
+            job.then_remove.unlink(missing_ok=True)
+
+    def _write_one(self, job: _Job) -> None:
+        try:
+            write_locks([(job.path, job.entry)])
+            job.then_remove.unlink(missing_ok=True)
+        except (OSError, ValueError) as exc:
+            self._failures[job.entry.stage] = str(exc)

@@ -177,7 +177,7 @@ def execute(ctx: Context, selection: Sequence[str], options: RunOptions) -> RunR
         name=options.executor,
         jobs=jobs,
         root=str(ctx.root),
-        preload=(*ctx.pipeline.project.config.preload, ctx.pipeline.project.config.pipeline),
+        preload=_preload(ctx, selection),
         on_output=lambda line: ctx.listener(_output_event(line)),
         on_warning=lambda message: ctx.listener(WarningIssued(message)),
         dask_address=options.dask_address,
@@ -203,6 +203,14 @@ def execute(ctx: Context, selection: Sequence[str], options: RunOptions) -> RunR
         outcomes[name] = Outcome.FAILED
     _report_blocked(ctx, selection, outcomes)
     return RunResult(tuple(_stage_run(n, outcomes[n], run) for n in selection))
+
+
+def _preload(ctx: Context, selection: Sequence[str]) -> tuple[str, ...]:
+    """What the warm server imports: the config's list, the pipeline, and library modules
+    the stages use that importing the pipeline leaves unloaded (numpy.random, say)."""
+    config = ctx.pipeline.project.config
+    libraries = {lib for name in selection for lib in ctx.manifest(name).libraries}
+    return (*config.preload, config.pipeline, *sorted(f"?{lib}" for lib in libraries))
 
 
 def _placement(ctx: Context, selection: Sequence[str], options: RunOptions) -> Placement:

@@ -50,6 +50,7 @@ class Snapshot:
     listings: Mapping[str, str]  # directory -> digest of what an import could find there
     order: tuple[str, ...]  # topological
     stages: Mapping[str, StageEntry]
+    missing: tuple[str, ...] = ()  # modules the load tried to import and did not find
 
 
 def environment_key(root: Path) -> str:
@@ -82,17 +83,25 @@ def sources_of(
     return found
 
 
-def listings_of(root: Path, record: ImportRecord, module_dirs: Iterable[str]) -> dict[str, str]:
+def missing_modules(record: ImportRecord) -> tuple[str, ...]:
+    """Top-level modules the load tried to import but could not: a new file may provide one."""
+    return tuple(sorted(n for n in record.imports_tried if n not in sys.modules))
+
+
+def listings_of(
+    root: Path, record: ImportRecord, module_dirs: Iterable[str], missing: Iterable[str]
+) -> dict[str, str]:
     """Digests of the directories an import looked in (and of the root and package dirs)."""
     found: dict[str, str] = {}
+    absent = frozenset(missing)
     for directory in {str(root), *module_dirs}:
         key = _key(root, directory, directory=True)
         if key is not None:
-            found[key] = _listing(root, key, importable_only=True)
+            found[key] = _listing(root, key, importable_only=True, missing=absent)
     for directory in record.dirs_listed:
         key = _key(root, directory, directory=True)
         if key is not None:
-            found[f"*{key}"] = _listing(root, key, importable_only=False)
+            found[f"*{key}"] = _listing(root, key, importable_only=False, missing=absent)
     return found
 
 
@@ -103,10 +112,11 @@ def still_valid(snapshot: Snapshot, root: Path, cache: StatCache) -> bool:
     for key, digest in snapshot.sources.items():
         if _digest(root, key, cache) != digest:
             return False
+    absent = frozenset(snapshot.missing)
     for key, digest in snapshot.listings.items():
         everything = key.startswith("*")
         directory = key[1:] if everything else key
-        if _listing(root, directory, importable_only=not everything) != digest:
+        if _listing(root, directory, importable_only=not everything, missing=absent) != digest:
             return False
     return True
 
@@ -118,6 +128,7 @@ def save(path: Path, snapshot: Snapshot) -> None:
         "sources": dict(snapshot.sources),
         "listings": dict(snapshot.listings),
         "order": list(snapshot.order),
+        "missing": list(snapshot.missing),
         "stages": {
             name: {
                 "deps": list(s.deps),
@@ -154,7 +165,12 @@ def load(path: Path) -> Snapshot | None:
             for name, s in data["stages"].items()
         }
         return Snapshot(
-            data["environment"], data["sources"], data["listings"], tuple(data["order"]), stages
+            data["environment"],
+            data["sources"],
+            data["listings"],
+            tuple(data["order"]),
+            stages,
+            tuple(data["missing"]),
         )
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
@@ -194,7 +210,9 @@ def _digest(root: Path, key: str, cache: StatCache) -> str | None:
     return found.hash if found is not None else _MISSING
 
 
-def _listing(root: Path, key: str, *, importable_only: bool) -> str:
+def _listing(root: Path, key: str, *, importable_only: bool, missing: frozenset[str]) -> str:
+    """A digest of the entries of a directory (with importable_only, those an import could
+    find: modules, packages, and anything named like a module that was not found)."""
     directory = key if os.path.isabs(key) else str(root / key)
     try:
         with os.scandir(directory) as entries:
@@ -203,7 +221,8 @@ def _listing(root: Path, key: str, *, importable_only: bool) -> str:
                 for e in entries
                 if not importable_only
                 or e.name.endswith(_IMPORTABLE_SUFFIXES)
-                or (e.is_dir() and e.name not in (".fastpipe", "__pycache__"))
+                or e.name.split(".")[0] in missing
+                or (e.is_dir() and os.path.exists(os.path.join(e.path, "__init__.py")))
             )
     except OSError:
         return _MISSING

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 import posixpath
 import re
@@ -192,12 +191,13 @@ def _fingerprint(value: Iterable[object], where: str) -> tuple[object, ...]:
 
 def _params(func: Callable[..., Any], where: str) -> tuple[ParamSpec, ...]:
     try:
-        signature = inspect.signature(func)
-    except (TypeError, ValueError) as exc:
-        raise StageDefinitionError(f"{where}: cannot read its signature ({exc})") from None
-    # String annotations (PEP 563) become real types where they can be evaluated.
-    with contextlib.suppress(Exception):
+        # String annotations (PEP 563) become real types where they can be evaluated.
         signature = inspect.signature(func, eval_str=True)
+    except Exception:
+        try:  # an annotation that does not evaluate is kept as written
+            signature = inspect.signature(func)
+        except (TypeError, ValueError) as exc:
+            raise StageDefinitionError(f"{where}: cannot read its signature ({exc})") from None
     params: list[ParamSpec] = []
     for p in signature.parameters.values():
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):

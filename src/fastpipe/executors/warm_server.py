@@ -13,6 +13,7 @@ stage processes with it.
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib
 import os
 import pickle
@@ -26,16 +27,36 @@ from fastpipe.executors.processes import die_with_parent, kill_groups
 
 
 def _preload(root: str, modules: list[str]) -> list[tuple[str, str]]:
-    """Import `modules` with the project root importable; (module, error) for each failure."""
+    """Import `modules` with the project root importable; (module, error) for each failure.
+
+    A name starting with `?` is a library object a stage uses (`?numpy.random.default_rng`):
+    its longest importable prefix is imported, and failing to is no error.
+    """
     sys.path.insert(0, root)
     os.chdir(root)
     failures: list[tuple[str, str]] = []
     for name in modules:
+        if name.startswith("?"):
+            _import_longest_prefix(name[1:])
+            continue
         try:
             importlib.import_module(name)
         except BaseException as exc:
             failures.append((name, f"{type(exc).__name__}: {exc}"))
     return failures
+
+
+def _import_longest_prefix(dotted: str) -> None:
+    parts = dotted.split(".")
+    for end in range(len(parts), 0, -1):
+        name = ".".join(parts[:end])
+        if name in sys.modules:
+            return
+        try:
+            importlib.import_module(name)
+            return
+        except Exception:
+            continue
 
 
 class _Server:
@@ -118,6 +139,9 @@ def main(argv: list[str]) -> None:
     assert message[0] == "init", message
     _, root, modules = message
     control.send(("ready", _preload(root, modules)))
+    # Everything imported so far lives as long as the server: moved out of the collector's
+    # reach, a stage process's garbage collections do not touch (and so copy) those pages.
+    gc.freeze()
     _Server(control).serve()
 
 

@@ -7,6 +7,7 @@ emitted a global load for it, so locals and parameters that shadow a global neve
 from __future__ import annotations
 
 import dis
+import sys
 import types
 from collections.abc import Iterator
 
@@ -34,8 +35,50 @@ def read_chains(
     global_chains: set[tuple[str, ...]] = set()
     local_chains: set[tuple[str, ...]] = set()
     for sub in code_objects(code):
-        _scan(sub, import_locals, global_chains, local_chains)
+        if import_locals:
+            _scan(sub, import_locals, global_chains, local_chains)
+        else:
+            _scan_globals(sub, global_chains)
     return global_chains, local_chains
+
+
+# The common case (no import inside the function) reads the raw bytecode: dis builds a full
+# Instruction for every opcode, which made it most of the cost of fingerprinting a pipeline.
+# tests/fingerprint/test_bytecode.py checks the two scans agree.
+_OP = dis.opmap
+_CACHE, _EXTENDED_ARG = _OP["CACHE"], _OP["EXTENDED_ARG"]
+_NAME_LOADS = {_OP[name] for name in ("LOAD_NAME", "LOAD_FROM_DICT_OR_GLOBALS") if name in _OP}
+_LOAD_GLOBAL = _OP["LOAD_GLOBAL"]  # its name index is oparg >> 1 (3.11+)
+_LOAD_ATTR = _OP["LOAD_ATTR"]  # oparg >> 1 from 3.12 on
+_ATTR_SHIFT = 1 if sys.version_info >= (3, 12) else 0
+_LOAD_METHOD = _OP.get("LOAD_METHOD", -1)  # 3.11 only; a pseudo-op from 3.12 on
+_SKIPPED = {_CACHE, _OP["NOP"]}
+
+
+def _scan_globals(code: types.CodeType, chains: set[tuple[str, ...]]) -> None:
+    raw, names = code.co_code, code.co_names
+    chain: list[str] | None = None
+    extended = 0
+    for i in range(0, len(raw), 2):
+        op = raw[i]
+        if op in _SKIPPED:
+            continue
+        if op == _EXTENDED_ARG:
+            extended = (extended | raw[i + 1]) << 8
+            continue
+        arg, extended = extended | raw[i + 1], 0
+        if chain is not None and op in (_LOAD_ATTR, _LOAD_METHOD):
+            chain.append(names[arg >> _ATTR_SHIFT if op == _LOAD_ATTR else arg])
+            continue
+        if chain is not None:
+            chains.add(tuple(chain))
+            chain = None
+        if op == _LOAD_GLOBAL:
+            chain = [names[arg >> 1]]
+        elif op in _NAME_LOADS:
+            chain = [names[arg]]
+    if chain is not None:
+        chains.add(tuple(chain))
 
 
 def _scan(

@@ -21,71 +21,100 @@ _MUTATORS = frozenset(
 )  # fmt: skip
 
 
+@dataclass
+class _FileIndex:
+    """One parsed file and its definitions, indexed so that lookups do not walk the tree."""
+
+    tree: ast.Module
+    defs: dict[tuple[str, int], ast.FunctionDef | ast.AsyncFunctionDef]  # (name, first line)
+    lambdas: dict[int, list[ast.Lambda]]  # by line
+    classes: dict[str, list[ast.ClassDef]]  # by qualname, in source order
+
+
 class SourceIndex:
-    """Parsed modules by file name, parsed once per fingerprinting run."""
+    """Parsed modules by file name, parsed and indexed once per fingerprinting run."""
 
     def __init__(self) -> None:
-        self._trees: dict[str, ast.Module | None] = {}
+        self._files: dict[str, _FileIndex | None] = {}
 
     def tree(self, filename: str) -> ast.Module | None:
         """The module AST of `filename`, or None when it cannot be read or parsed."""
-        if filename not in self._trees:
+        index = self._index(filename)
+        return index.tree if index is not None else None
+
+    def _index(self, filename: str) -> _FileIndex | None:
+        if filename not in self._files:
             try:
                 with open(filename, encoding="utf-8") as f:
-                    self._trees[filename] = ast.parse(f.read(), filename)
+                    tree = ast.parse(f.read(), filename)
             except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
-                self._trees[filename] = None
-        return self._trees[filename]
+                self._files[filename] = None
+            else:
+                self._files[filename] = _build_index(tree)
+        return self._files[filename]
 
     def code_node(self, code: types.CodeType) -> ast.AST | None:
         """The def or lambda node that compiled to `code`."""
-        tree = self.tree(code.co_filename)
-        if tree is None:
+        index = self._index(code.co_filename)
+        if index is None:
             return None
         if code.co_name == "<lambda>":
-            return _find_lambda(tree, code)
-        for node in ast.walk(tree):
-            if (
-                isinstance(node, _DEF_TYPES)
-                and node.name == code.co_name
-                and _first_line(node) == code.co_firstlineno
-            ):
-                return node
-        return None
+            return _find_lambda(index.lambdas.get(code.co_firstlineno, []), code)
+        return index.defs.get((code.co_name, code.co_firstlineno))
 
     def class_node(
         self, filename: str, qualname: str, firstlineno: int | None
     ) -> ast.ClassDef | None:
         """The class statement defining `qualname` (the last one, as Python keeps the last)."""
-        tree = self.tree(filename)
-        if tree is None:
+        index = self._index(filename)
+        if index is None:
             return None
         found: ast.ClassDef | None = None
-        for node, name in _qualified_classes(tree, ""):
-            if name == qualname and (firstlineno is None or _first_line(node) == firstlineno):
+        for node in index.classes.get(qualname, []):
+            if firstlineno is None or _first_line(node) == firstlineno:
                 found = node
         return found
 
 
+def _build_index(tree: ast.Module) -> _FileIndex:
+    """One pass over the tree: defs by (name, first line), lambdas by line, classes by qualname."""
+    index = _FileIndex(tree, {}, {}, {})
+    stack: list[tuple[ast.AST, str]] = [(tree, "")]
+    while stack:
+        node, prefix = stack.pop()
+        inner = prefix
+        if isinstance(node, _DEF_TYPES):
+            index.defs[(node.name, _first_line(node))] = node
+            inner = f"{prefix}{node.name}.<locals>."
+        elif isinstance(node, ast.ClassDef):
+            index.classes.setdefault(prefix + node.name, []).append(node)
+            inner = f"{prefix}{node.name}."
+        elif isinstance(node, ast.Lambda):
+            index.lambdas.setdefault(node.lineno, []).append(node)
+        stack.extend((child, inner) for child in _children(node))
+    for found in index.classes.values():
+        found.sort(key=lambda n: (n.lineno, n.col_offset))  # source order: the last one wins
+    return index
+
+
 def _first_line(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> int:
+    """The line a code object of `node` reports as first: its first decorator's, if any."""
     return min([d.lineno for d in node.decorator_list] + [node.lineno])
 
 
-def _qualified_classes(node: ast.AST, prefix: str) -> Iterator[tuple[ast.ClassDef, str]]:
-    for child in ast.iter_child_nodes(node):
-        if isinstance(child, ast.ClassDef):
-            yield child, prefix + child.name
-            yield from _qualified_classes(child, f"{prefix}{child.name}.")
-        elif isinstance(child, _DEF_TYPES):
-            yield from _qualified_classes(child, f"{prefix}{child.name}.<locals>.")
-        else:
-            yield from _qualified_classes(child, prefix)
+def _children(node: ast.AST) -> Iterator[ast.AST]:
+    """ast.iter_child_nodes, without its generic overhead."""
+    for field in node._fields:
+        value = getattr(node, field, None)
+        if isinstance(value, ast.AST):
+            yield value
+        elif isinstance(value, list):
+            for item in value:  # pyright: ignore[reportUnknownVariableType]
+                if isinstance(item, ast.AST):
+                    yield item
 
 
-def _find_lambda(tree: ast.Module, code: types.CodeType) -> ast.Lambda | None:
-    candidates = [
-        n for n in ast.walk(tree) if isinstance(n, ast.Lambda) and n.lineno == code.co_firstlineno
-    ]
+def _find_lambda(candidates: list[ast.Lambda], code: types.CodeType) -> ast.Lambda | None:
     if len(candidates) <= 1:
         return candidates[0] if candidates else None
     # Several lambdas on one line: the body's first located instruction tells which one.
@@ -112,15 +141,44 @@ def strip_docstring(body: list[ast.stmt]) -> list[ast.stmt]:
     return body
 
 
+@dataclass(frozen=True)
+class Analysis:
+    """What one pass over a definition finds: its canonical text and the nodes that matter."""
+
+    text: str  # version-stable dump: docstrings removed, positions ignored
+    imports: tuple[ast.Import | ast.ImportFrom, ...]
+    calls: tuple[ast.Call, ...]
+    stores: tuple[ast.Subscript, ...]  # subscript assignments and deletions
+
+
+def analyze(node: ast.AST) -> Analysis:
+    """Canonical text, imports, calls and subscript stores of `node`, in one traversal."""
+    parts: list[str] = []
+    found = _Found([], [], [])
+    _dump(node, parts, found)
+    return Analysis("".join(parts), tuple(found.imports), tuple(found.calls), tuple(found.stores))
+
+
+@dataclass
+class _Found:
+    imports: list[ast.Import | ast.ImportFrom]
+    calls: list[ast.Call]
+    stores: list[ast.Subscript]
+
+
 def canonical(node: ast.AST) -> str:
     """A version-stable dump of `node` with docstrings removed and positions ignored."""
-    parts: list[str] = []
-    _dump(node, parts)
-    return "".join(parts)
+    return analyze(node).text
 
 
-def _dump(value: object, out: list[str]) -> None:
+def _dump(value: object, out: list[str], found: _Found) -> None:
     if isinstance(value, ast.AST):
+        if isinstance(value, ast.Call):
+            found.calls.append(value)
+        elif isinstance(value, ast.Import | ast.ImportFrom):
+            found.imports.append(value)
+        elif isinstance(value, ast.Subscript) and not isinstance(value.ctx, ast.Load):
+            found.stores.append(value)
         out.append(type(value).__name__)
         out.append("(")
         for field in value._fields:
@@ -133,13 +191,13 @@ def _dump(value: object, out: list[str]) -> None:
                 continue
             out.append(field)
             out.append("=")
-            _dump(item, out)
+            _dump(item, out, found)
             out.append(",")
         out.append(")")
     elif isinstance(value, list):
         out.append("[")
         for item in value:  # pyright: ignore[reportUnknownVariableType]
-            _dump(item, out)
+            _dump(item, out, found)
             out.append(",")
         out.append("]")
     else:
@@ -185,10 +243,10 @@ class ImportBinding:
     attr: str | None  # `from module import attr`; None for `import module`
 
 
-def import_bindings(node: ast.AST, package: str | None) -> list[ImportBinding]:
-    """The names that `import` statements inside `node` bind, with what they refer to."""
+def import_bindings(analysis: Analysis, package: str | None) -> list[ImportBinding]:
+    """The names that `import` statements inside a definition bind, with what they refer to."""
     bindings: list[ImportBinding] = []
-    for stmt in ast.walk(node):
+    for stmt in analysis.imports:
         if isinstance(stmt, ast.Import):
             for alias in stmt.names:
                 if alias.asname:
@@ -196,7 +254,7 @@ def import_bindings(node: ast.AST, package: str | None) -> list[ImportBinding]:
                 else:
                     top = alias.name.split(".")[0]
                     bindings.append(ImportBinding(top, top, None))
-        elif isinstance(stmt, ast.ImportFrom):
+        else:
             module = _absolute(stmt.module or "", stmt.level, package)
             if module is None:
                 continue
@@ -218,13 +276,14 @@ def _absolute(module: str, level: int, package: str | None) -> str | None:
     return f"{base}.{module}" if module else base
 
 
-def hazards(node: ast.AST, global_names: set[str]) -> list[str]:
-    """Constructs in `node` that a static fingerprint cannot follow, described for a warning."""
+def hazards(analysis: Analysis, global_names: set[str]) -> list[str]:
+    """Constructs in a definition that a static fingerprint cannot follow, for a warning."""
     found: list[str] = []
-    for sub in ast.walk(node):
-        if isinstance(sub, ast.Call):
-            found.extend(_call_hazard(sub))
-        found.extend(_mutation_hazard(sub, global_names))
+    for call in analysis.calls:
+        found.extend(_call_hazard(call))
+        found.extend(_mutation_hazard(call, global_names))
+    for store in analysis.stores:
+        found.extend(_mutation_hazard(store, global_names))
     return found
 
 

@@ -46,6 +46,7 @@ class Manifest:
     items: Mapping[str, str]  # qualified name -> hash
     files: tuple[str, ...]  # project source files (and escape-hatch files) reached, relative
     warnings: tuple[str, ...]  # constructs that could not be fingerprinted safely
+    libraries: tuple[str, ...] = ()  # library objects reached, by the name used (`numpy.load`)
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class _Node:
     children: tuple[Hashable, ...]
     file: str | None = None
     warnings: tuple[str, ...] = ()
+    library: bool = False  # a library object, recorded by name
 
 
 class _Collector:
@@ -100,6 +102,7 @@ class Fingerprinter:
         items: dict[str, set[str]] = {}
         files: set[str] = set()
         warnings: list[str] = []
+        libraries: set[str] = set()
         seen: set[Hashable] = {("root", id(func)), skip}
         queue = [root]
         while queue:
@@ -107,13 +110,18 @@ class Fingerprinter:
             items.setdefault(node.key, set()).add(node.hash)
             if node.file:
                 files.add(node.file)
+            if node.library:
+                libraries.add(node.key)
             warnings.extend(f"{node.key}: {w}" for w in node.warnings)
             for child in node.children:
                 if child not in seen:
                     seen.add(child)
                     queue.append(self._node(child))
         return Manifest(
-            names.disambiguate(items), tuple(sorted(files)), tuple(sorted(set(warnings)))
+            names.disambiguate(items),
+            tuple(sorted(files)),
+            tuple(sorted(set(warnings))),
+            tuple(sorted(libraries)),
         )
 
     # ---------------------------------------------------------------- classification
@@ -195,7 +203,7 @@ class Fingerprinter:
             )
         memo = ("lib", name)
         if memo not in self._nodes:
-            self._nodes[memo] = _Node(name, names.digest("lib", name), ())
+            self._nodes[memo] = _Node(name, names.digest("lib", name), (), library=True)
         out.children[memo] = None
         return f"lib:{name}"
 
@@ -242,9 +250,11 @@ class Fingerprinter:
         while isinstance(obj, types.ModuleType) and i < len(chain):
             attr = chain[i]
             nxt = vars(obj).get(attr, _MISSING)  # no getattr: module __getattr__ may have effects
-            if nxt is _MISSING:
-                where = "undefined" if self._project.module_relpath(obj) else "lib"
-                return ".".join(chain[: i + 1]), f"{where}:{obj.__name__}.{attr}"
+            if nxt is _MISSING:  # not yet imported (a lazy submodule), or not defined
+                read, name = ".".join(chain[: i + 1]), f"{obj.__name__}.{attr}"
+                if self._project.module_relpath(obj):
+                    return read, f"undefined:{name}"
+                return read, self._library(name, out)
             location, obj = (obj.__name__, attr), nxt
             i += 1
         return ".".join(chain[:i]), self._identity(obj, location, out)
@@ -284,8 +294,9 @@ class Fingerprinter:
             )
         key = names.function_key(inner)
         node = self._sources.code_node(inner.__code__)
-        text = self._stage_canonical(inner, node)
-        bindings, heads = self._code_bindings(inner, node, out, skip_stage_decorator=True)
+        analysis = self._stage_analysis(inner, node)
+        text = analysis.text if analysis is not None else "<no source>"
+        bindings, heads = self._code_bindings(inner, node, analysis, out, skip_stage_decorator=True)
         if func is not inner:
             bindings.append(("<wrapper>", self._ref(func, out)))
         for i, item in enumerate(extra):
@@ -297,12 +308,14 @@ class Fingerprinter:
         closure = self._closure(inner, out)
         digest = names.digest("stage", text, sorted(bindings), closure)
         file = self._project.relpath(inner.__code__.co_filename)
-        warnings = self._code_warnings(node, heads, out)
+        warnings = self._code_warnings(analysis, heads, out)
         return _Node(key, digest, tuple(out.children), file, warnings)
 
-    def _stage_canonical(self, func: types.FunctionType, node: ast.AST | None) -> str:
+    def _stage_analysis(
+        self, func: types.FunctionType, node: ast.AST | None
+    ) -> source.Analysis | None:
         if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            return "<no source>"
+            return None
         stripped = copy.copy(node)
         # Defaults are params (compared as resolved values) and @stage(...) is compared
         # through deps/outs in the lock, so neither counts as a code change.
@@ -312,7 +325,7 @@ class Fingerprinter:
         stripped.decorator_list = [
             d for d in node.decorator_list if not self._is_stage_decorator(d, func)
         ]
-        return source.canonical(stripped)
+        return source.analyze(stripped)
 
     def _is_stage_decorator(self, decorator: ast.expr, func: types.FunctionType) -> bool:
         target = decorator.func if isinstance(decorator, ast.Call) else decorator
@@ -336,12 +349,13 @@ class Fingerprinter:
     def _function_node(self, func: types.FunctionType) -> _Node:
         out = _Collector()
         node = self._sources.code_node(func.__code__)
-        text = source.canonical(node) if node is not None else "<no source>"
-        bindings, heads = self._code_bindings(func, node, out, skip_stage_decorator=False)
+        analysis = source.analyze(node) if node is not None else None
+        text = analysis.text if analysis is not None else "<no source>"
+        bindings, heads = self._code_bindings(func, node, analysis, out, skip_stage_decorator=False)
         instance = [] if names.has_instances(func) else self._instance(func, out)
         digest = names.digest("function", text, sorted(bindings), instance)
         file = self._project.relpath(func.__code__.co_filename)
-        warnings = self._code_warnings(node, heads, out)
+        warnings = self._code_warnings(analysis, heads, out)
         return _Node(names.function_key(func), digest, tuple(out.children), file, warnings)
 
     def _instance(self, func: types.FunctionType, out: _Collector) -> list[str]:
@@ -370,6 +384,7 @@ class Fingerprinter:
         self,
         func: types.FunctionType,
         node: ast.AST | None,
+        analysis: source.Analysis | None,
         out: _Collector,
         *,
         skip_stage_decorator: bool,
@@ -377,7 +392,8 @@ class Fingerprinter:
         """What the function's names refer to, and which mutable container globals it reads."""
         namespace = func.__globals__
         module = str(namespace.get("__name__", "?"))
-        imports = source.import_bindings(node, namespace.get("__package__")) if node else []
+        package = namespace.get("__package__")
+        imports = source.import_bindings(analysis, package) if analysis is not None else []
         import_map = {b.local: b for b in imports}
         global_chains, local_chains = bytecode.read_chains(func.__code__, frozenset(import_map))
         if node is not None and "<locals>" not in func.__code__.co_qualname:
@@ -438,12 +454,12 @@ class Fingerprinter:
             return None
 
     def _code_warnings(
-        self, node: ast.AST | None, global_names: set[str], out: _Collector
+        self, analysis: source.Analysis | None, global_names: set[str], out: _Collector
     ) -> tuple[str, ...]:
-        if node is None:
+        if analysis is None:
             out.warnings.append("cannot read its source; edits to it will not be detected")
             return tuple(out.warnings)
-        return tuple(out.warnings + source.hazards(node, global_names))
+        return tuple(out.warnings + source.hazards(analysis, global_names))
 
     def _class_node(self, cls: type) -> _Node:
         out = _Collector()
@@ -453,20 +469,22 @@ class Fingerprinter:
             filename, cls.__qualname__, getattr(cls, "__firstlineno__", None)
         )
         key = f"{cls.__module__}.{cls.__qualname__}"
+        hazards: list[str] = []
         if node is None:
             out.warnings.append("cannot find its class statement; only its attributes count")
             text, bindings = "<no source>", []
         else:
-            text, bindings = self._class_shell(node, vars(module) if module else {}, out)
+            shell, bindings = self._class_shell(node, vars(module) if module else {}, out)
+            text, hazards = shell.text, source.hazards(shell, set())
         attrs = self._class_attributes(cls, out)
         bases = [self._ref(b, out) for b in cls.__bases__ if b is not object]
         digest = names.digest("class", text, sorted(bindings), attrs, bases)
-        warnings = tuple(out.warnings) + (tuple(source.hazards(node, set())) if node else ())
+        warnings = tuple(out.warnings) + tuple(hazards)
         return _Node(key, digest, tuple(out.children), self._project.relpath(filename), warnings)
 
     def _class_shell(
         self, node: ast.ClassDef, namespace: Mapping[str, Any], out: _Collector
-    ) -> tuple[str, list[tuple[str, str]]]:
+    ) -> tuple[source.Analysis, list[tuple[str, str]]]:
         """The class statement without its methods and nested classes (fingerprinted apart)."""
         shell = copy.copy(node)
         shell.body = [
@@ -486,7 +504,7 @@ class Fingerprinter:
                 resolved = self._resolve(chain, namespace, module, out)
                 if resolved is not None:
                     bindings.append(resolved)
-        return source.canonical(shell), bindings
+        return source.analyze(shell), bindings
 
     def _class_attributes(self, cls: type, out: _Collector) -> list[tuple[str, str]]:
         attrs: list[tuple[str, str]] = []
