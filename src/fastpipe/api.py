@@ -23,9 +23,11 @@ from fastpipe.staleness import StageStatus
 if TYPE_CHECKING:
     from fastpipe.context import Context
     from fastpipe.devices import DeviceSource
+    from fastpipe.executors.warm import WarmExecutor
     from fastpipe.export.adopt import ImportReport
     from fastpipe.export.dvcyaml import ExportResult
     from fastpipe.export.validate import ValidationReport
+    from fastpipe.runner import RunOptions
     from fastpipe.worker import StageResult
 
 DASK_ADDRESS_ENV = "FASTPIPE_DASK_ADDRESS"  # after --dask-address, before [tool.fastpipe]
@@ -119,24 +121,45 @@ def run(
             nothing_to_do = _nothing_to_run(project, targets, downstream, notify)
             if nothing_to_do is not None:
                 return nothing_to_do
-        from fastpipe.runner import RunOptions, default_jobs, execute
+        from fastpipe.runner import RunOptions, default_jobs, start_warm
 
-        ctx = _context(project.root, notify, overrides)
-        selection = ctx.select(targets, downstream=downstream)
-        fastpath.remember(ctx)
+        name = _executor_name(executor, dask_address, project.config.executor)
         options = RunOptions(
             force=force,
             jobs=jobs or project.config.jobs or default_jobs(),
-            executor=_executor_name(executor, dask_address, project.config.executor),
+            executor=name,
             keep_going=keep_going,
             resources=dict(resources or {}),
             devices=devices,
             dask_address=dask_address or _env_dask_address() or project.config.dask_address,
         )
+        # Started before the pipeline is loaded here, so that its imports overlap ours.
+        warm = start_warm(project, notify) if name == "warm" else None
         try:
-            return execute(ctx, selection, options)
+            return _execute(project, targets, downstream, overrides, notify, warm, options)
         finally:
-            ctx.cache.save()
+            if warm is not None:
+                warm.shutdown(cancel_futures=True)  # a no-op if the run already shut it down
+
+
+def _execute(
+    project: discovery.Project,
+    targets: Sequence[str],
+    downstream: bool,
+    overrides: Sequence[str],
+    notify: Listener,
+    warm: WarmExecutor | None,
+    options: RunOptions,
+) -> RunResult:
+    from fastpipe.runner import execute
+
+    ctx = _context(project.root, notify, overrides)
+    selection = ctx.select(targets, downstream=downstream)
+    fastpath.remember(ctx)
+    try:
+        return execute(ctx, selection, options, warm)
+    finally:
+        ctx.cache.save()
 
 
 def _nothing_to_run(

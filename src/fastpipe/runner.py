@@ -12,13 +12,16 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import networkx as nx
 
 from fastpipe import executors, graph, runrecord
 from fastpipe.context import Context
 from fastpipe.devices import Device, DeviceError, DeviceSource, NvmlDevices
+from fastpipe.discovery import Project
 from fastpipe.events import (
+    Listener,
     RunStarted,
     StageFinished,
     StageOutput,
@@ -37,6 +40,9 @@ from fastpipe.results import Outcome, RunResult, StageRun
 from fastpipe.scheduler import Plan, run_plan
 from fastpipe.staleness import Reason, compare
 from fastpipe.worker import StageResult, StageTask, is_importable
+
+if TYPE_CHECKING:
+    from fastpipe.executors.warm import WarmExecutor
 
 _OUTPUT_LINE = re.compile(r"^\[([A-Za-z0-9_.@-]+)\] (.*)$")
 
@@ -150,8 +156,32 @@ def _failed(result: StageResult, error: str) -> StageResult:
     return StageResult(result.name, False, duration=result.duration, error=error)
 
 
-def execute(ctx: Context, selection: Sequence[str], options: RunOptions) -> RunResult:
-    """Run the stale stages of `selection` (all of them with `force`)."""
+def start_warm(project: Project, listener: Listener) -> WarmExecutor:
+    """Start the warm server early: its imports overlap loading the pipeline here."""
+    from fastpipe.executors.warm import WarmExecutor
+
+    def failed(module: str, error: str) -> None:
+        listener(WarningIssued(executors.preload_failure(module, error)))
+
+    config = project.config
+    return WarmExecutor(
+        str(project.root),
+        (*config.preload, config.pipeline),
+        lambda line: listener(_output_event(line)),
+        failed,
+    )
+
+
+def execute(
+    ctx: Context,
+    selection: Sequence[str],
+    options: RunOptions,
+    warm: WarmExecutor | None = None,
+) -> RunResult:
+    """Run the stale stages of `selection` (all of them with `force`).
+
+    `warm`, a warm executor started early (start_warm), is used instead of a new one.
+    """
     graph.check_deps_exist(ctx.graph, selection, ctx.root)
     placement = _placement(ctx, selection, options)
     for name in selection:
@@ -183,8 +213,10 @@ def execute(ctx: Context, selection: Sequence[str], options: RunOptions) -> RunR
         dask_address=options.dask_address,
         specs={n: ctx.spec(n) for n in selection},
     )
+    if warm is not None:
+        warm.preload([m for m in settings.preload if m.startswith("?")])
     try:
-        with executors.create(settings) as pool:
+        with warm or executors.create(settings) as pool:
             outcomes = run_plan(
                 plan,
                 pool,

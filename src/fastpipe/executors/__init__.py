@@ -37,6 +37,13 @@ def cluster_places(name: str, dask_address: str | None) -> bool:
     return name == "dask" and dask_address is not None
 
 
+def preload_failure(module: str, error: str) -> str:
+    """The warning for a module the warm server could not import."""
+    return (
+        f"the warm workers could not preload '{module}' ({error}); each stage will import it itself"
+    )
+
+
 def create(settings: ExecutorSettings) -> Executor:
     """A new executor as `settings` describe; ExecutorError for unknown or unavailable ones."""
     name = settings.name
@@ -50,10 +57,7 @@ def create(settings: ExecutorSettings) -> Executor:
         from fastpipe.executors.warm import WarmExecutor
 
         def preload_failed(module: str, error: str) -> None:
-            settings.on_warning(
-                f"the warm workers could not preload '{module}' ({error}); "
-                "each stage will import it itself"
-            )
+            settings.on_warning(preload_failure(module, error))
 
         return WarmExecutor(settings.root, settings.preload, settings.on_output, preload_failed)
     if name == "interpreter":

@@ -65,16 +65,21 @@ class WarmExecutor:
         self._send_lock = threading.Lock()
         self._requests: dict[int, _Request] = {}
         self._next_id = 0
+        self._on_preload_failure = on_preload_failure
+        # The server imports in the background: this returns at once, so a run can start it
+        # before loading the pipeline itself, and messages queue up behind the imports.
         try:
             self._control.send(("init", root, list(modules)))
-            ready = self._control.recv()
-        except (EOFError, OSError):
+        except OSError:
             code = self._server.wait()
             raise ExecutorError(f"the warm worker server failed to start (exit {code})") from None
-        for module, error in ready[1]:
-            on_preload_failure(module, error)
         self._reader = threading.Thread(target=self._read, name="fastpipe-warm", daemon=True)
         self._reader.start()
+
+    def preload(self, modules: Sequence[str]) -> None:
+        """Have the server import more modules before it forks the first stage."""
+        with self._send_lock:
+            self._control.send(("preload", list(modules)))
 
     def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
         future: Future[T] = Future()
@@ -95,7 +100,10 @@ class WarmExecutor:
             except (EOFError, OSError):
                 self._fail_all("the warm worker server stopped")
                 return
-            if message[0] == "started":
+            if message[0] == "ready":
+                for module, error in message[1]:
+                    self._on_preload_failure(module, error)
+            elif message[0] == "started":
                 self._started(message[1], message[2])
             elif message[0] == "done":
                 self._done(message[1], message[2], message[3])

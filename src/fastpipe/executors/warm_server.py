@@ -3,7 +3,8 @@ process per request, so every stage starts with numpy (or torch...) already impo
 
 `python -m fastpipe.executors.warm_server CONTROL_FD` talks to its executor over a socket:
 
-    executor -> server   ("init", root, modules)   ("run", id, payload)   ("stop",)
+    executor -> server   ("init", root, modules)   ("preload", modules)   ("run", id, payload)
+                         ("stop",)
     server -> executor   ("ready", failures)   ("started", id, pid)   ("done", id, data, status)
 
 It is single-threaded (so forking is safe), exits when its executor goes away, and takes its
@@ -32,7 +33,8 @@ def _preload(root: str, modules: list[str]) -> list[tuple[str, str]]:
     A name starting with `?` is a library object a stage uses (`?numpy.random.default_rng`):
     its longest importable prefix is imported, and failing to is no error.
     """
-    sys.path.insert(0, root)
+    if root not in sys.path:
+        sys.path.insert(0, root)
     os.chdir(root)
     failures: list[tuple[str, str]] = []
     for name in modules:
@@ -60,8 +62,9 @@ def _import_longest_prefix(dotted: str) -> None:
 
 
 class _Server:
-    def __init__(self, control: Connection) -> None:
+    def __init__(self, control: Connection, root: str) -> None:
         self.control = control
+        self.root = root
         self.selector = selectors.DefaultSelector()
         self.selector.register(control, selectors.EVENT_READ)
         self.children: dict[int, tuple[int, int, bytearray]] = {}  # fd -> (id, pid, data)
@@ -82,6 +85,10 @@ class _Server:
             message = ("stop",)
         if message[0] == "run":
             self._fork(message[1], message[2])
+            return True
+        if message[0] == "preload":
+            self.control.send(("ready", _preload(self.root, message[1])))
+            gc.freeze()
             return True
         kill_groups([pid for _, pid, _ in self.children.values()])
         return False
@@ -142,7 +149,7 @@ def main(argv: list[str]) -> None:
     # Everything imported so far lives as long as the server: moved out of the collector's
     # reach, a stage process's garbage collections do not touch (and so copy) those pages.
     gc.freeze()
-    _Server(control).serve()
+    _Server(control, root).serve()
 
 
 if __name__ == "__main__":
