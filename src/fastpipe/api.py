@@ -171,7 +171,7 @@ def _nothing_to_run(
         return None
     selection = view.select(targets, downstream=downstream)
     found = view.statuses(selection)
-    view.cache.save()
+    view.save()
     if any(s.stale for s in found):
         return None
     for name in selection:
@@ -216,7 +216,7 @@ def status(
     view = fastpath.open_view(project, notify)
     if view is not None:
         report = StatusReport(tuple(view.statuses(view.select(targets, downstream=downstream))))
-        view.cache.save()
+        view.save()
         return report
     ctx = _context(project.root, notify)
     report = StatusReport(tuple(ctx.statuses(ctx.select(targets, downstream=downstream))))

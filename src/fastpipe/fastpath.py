@@ -18,6 +18,7 @@ from fastpipe.discovery import Project
 from fastpipe.errors import UnknownStageError
 from fastpipe.events import Listener, WarningIssued
 from fastpipe.hashing import StatCache, hash_path
+from fastpipe.lockcache import LockCache
 from fastpipe.lockfile import LockRead
 from fastpipe.staleness import UNFINISHED, Observed, StageStatus, read_stage_lock, statuses
 
@@ -37,6 +38,12 @@ class View:
         self.snapshot = snap
         self.cache = cache
         self.listener = listener
+        self.locks = LockCache.load(project.layout.lock_cache)
+
+    def save(self) -> None:
+        """Keep what this command hashed and parsed for the next one."""
+        self.cache.save()
+        self.locks.save()
 
     def select(self, targets: Sequence[str], *, downstream: bool = False) -> list[str]:
         """Targets and their upstream (or downstream), in topological order, like graph.select."""
@@ -65,7 +72,7 @@ class View:
         )
 
     def _lock(self, name: str) -> LockRead:
-        found = read_stage_lock(self.project.layout, name)
+        found = read_stage_lock(self.project.layout, name, self.locks.read)
         if found.problem and found.problem != UNFINISHED:
             self.listener(WarningIssued(f"stage '{name}': {found.problem}"))
         return found

@@ -46,6 +46,10 @@ class Layout:
         return self.cache / "stat.json"
 
     @property
+    def lock_cache(self) -> Path:
+        return self.cache / "locks.json"
+
+    @property
     def snapshot(self) -> Path:
         return self.cache / "snapshot.json"
 

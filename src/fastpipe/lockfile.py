@@ -8,8 +8,6 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import yaml
-
 from fastpipe.atomicfile import atomic_write, atomic_write_many
 from fastpipe.errors import LockSchemaError
 from fastpipe.hashing import FileHash
@@ -23,11 +21,6 @@ MIGRATIONS: Mapping[int, Migration] = MappingProxyType({})
 
 _KEYS = ("schema", "stage", "code", "params", "deps", "outs")
 _SCALARS = (type(None), bool, int, float, str)
-# PyYAML's pure-Python emitter writes these line breaks in plain or single-quoted scalars that
-# then load as something else; double quotes escape them.
-_ODD_BREAKS = ("\x85", "\u2028", "\u2029")
-_WIDTH = 1_000_000_000
-_LOADER: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -48,49 +41,6 @@ class LockRead:
     entry: LockEntry | None
     problem: str | None
     previous: LockEntry | None = None  # no lock, but the one its unfinished last run replaced
-
-
-class _Dumper(yaml.SafeDumper):
-    """SafeDumper that never writes anchors and round-trips every string exactly."""
-
-    def ignore_aliases(self, data: Any) -> bool:
-        return True
-
-
-def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    style = '"' if any(c in value for c in _ODD_BREAKS) else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-_Dumper.add_representer(str, _represent_str)
-
-
-def _libyaml_dumper() -> type[Any] | None:
-    """libyaml's emitter, 5x faster: it writes printable ASCII exactly as _Dumper does."""
-    base: type[Any] | None = getattr(yaml, "CSafeDumper", None)
-    if base is None:  # pragma: no cover - PyYAML built without libyaml
-        return None
-
-    class _CDumper(base):
-        def ignore_aliases(self, data: Any) -> bool:
-            return True
-
-    return _CDumper
-
-
-_C_DUMPER = _libyaml_dumper()
-
-
-def _printable_ascii(value: object) -> bool:
-    if isinstance(value, str):
-        return value.isascii() and value.isprintable()
-    if isinstance(value, Mapping):
-        items: Mapping[Any, Any] = value  # pyright: ignore[reportUnknownVariableType]
-        return all(_printable_ascii(k) and _printable_ascii(v) for k, v in items.items())
-    if isinstance(value, list | tuple):
-        seq: list[Any] | tuple[Any, ...] = value  # pyright: ignore[reportUnknownVariableType]
-        return all(_printable_ascii(v) for v in seq)
-    return True
 
 
 def to_lock_dict(entry: LockEntry) -> dict[str, Any]:
@@ -130,34 +80,16 @@ def from_lock_dict(data: object, *, migrations: Mapping[int, Migration] | None =
 
 def dump_lock(entry: LockEntry) -> str:
     """Deterministic YAML for a lock entry: sorted keys, block style, no timestamps."""
-    return dump_yaml(to_lock_dict(entry), sort_keys=True)
+    from fastpipe import yamltext
 
-
-def dump_yaml(data: Mapping[str, Any], *, sort_keys: bool) -> str:
-    """Block-style YAML whose bytes depend only on `data` (and key order, if not sorted)."""
-    # libyaml escapes some non-ASCII characters differently from the pure-Python emitter, and
-    # the bytes written must not depend on whether PyYAML was built with it: only printable
-    # ASCII goes through libyaml.
-    dumper = _C_DUMPER if _C_DUMPER is not None and _printable_ascii(data) else _Dumper
-    return yaml.dump(
-        dict(data),
-        Dumper=dumper,
-        allow_unicode=True,
-        sort_keys=sort_keys,
-        default_flow_style=False,
-        width=_WIDTH,
-    )
+    return yamltext.dump(to_lock_dict(entry), sort_keys=True)
 
 
 def parse_lock(text: str) -> LockEntry:
     """Parse lock YAML with the safe loader; ValueError says why it is malformed."""
-    try:
-        data = yaml.load(text, Loader=_LOADER)
-    except yaml.YAMLError as e:
-        raise ValueError(_yaml_problem(e)) from e
-    except RecursionError as e:
-        raise ValueError("nested too deeply") from e
-    return from_lock_dict(data)
+    from fastpipe import yamltext  # only when a lock is really read (lockcache often spares it)
+
+    return from_lock_dict(yamltext.load(text))
 
 
 def read_lock(path: Path) -> LockRead:
@@ -262,10 +194,3 @@ def _kind(value: object) -> str:
     names = {type(None): "null", bool: "a boolean", int: "an integer", float: "a float"}
     names |= {str: "a string", list: "a list", dict: "a mapping"}
     return names.get(type(value), f"a {type(value).__name__}")
-
-
-def _yaml_problem(error: yaml.YAMLError) -> str:
-    """'line N: problem' for a YAML syntax error."""
-    if isinstance(error, yaml.MarkedYAMLError) and error.problem_mark is not None:
-        return f"line {error.problem_mark.line + 1}: {error.problem or error.context}"
-    return str(error).splitlines()[0]  # the rest names "<unicode string>", not the file

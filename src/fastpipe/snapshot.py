@@ -18,13 +18,15 @@ import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import xxhash
 
 from fastpipe.atomicfile import atomic_write
 from fastpipe.hashing import StatCache, hash_file, hash_path
-from fastpipe.importwatch import ImportRecord
+
+if TYPE_CHECKING:  # importwatch (datetime, random, ...) is not needed to check a snapshot
+    from fastpipe.importwatch import ImportRecord
 
 VERSION = 1
 _IMPORTABLE_SUFFIXES = (".py", ".pth", ".so", ".pyd")

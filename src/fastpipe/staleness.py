@@ -6,6 +6,7 @@ import enum
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from fastpipe.hashing import FileHash
@@ -197,11 +198,16 @@ def _summary(parts: list[str]) -> str:
     return f"{shown} and {len(parts) - _DETAIL_ITEMS} more"
 
 
-def read_stage_lock(layout: Layout, name: str) -> LockRead:
-    """Stage `name`'s lock; when missing, the one an unfinished rerun moved aside, if any."""
-    found = read_lock(layout.lock_path(name))
+def read_stage_lock(
+    layout: Layout, name: str, read: Callable[[Path], LockRead] = read_lock
+) -> LockRead:
+    """Stage `name`'s lock; when missing, the one an unfinished rerun moved aside, if any.
+
+    `read` reads one lock file (a LockCache's read, to skip parsing unchanged ones).
+    """
+    found = read(layout.lock_path(name))
     if found.entry is None and found.problem is None:
-        previous = read_lock(layout.unfinished_lock_path(name))
+        previous = read(layout.unfinished_lock_path(name))
         if previous.entry is not None:
             found = LockRead(None, UNFINISHED, previous=previous.entry)
     if found.entry is not None and found.entry.stage != name:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fastpipe import lockfile
+from fastpipe import yamltext
 from fastpipe.atomicfile import atomic_write
 from fastpipe.context import Context
 from fastpipe.errors import DvcError
@@ -51,7 +51,7 @@ class ExportResult:
 
 def dump_yaml(data: Mapping[str, Any]) -> str:
     """Block-style YAML in the order given (DVC's own key order), one value per line."""
-    return lockfile.dump_yaml(data, sort_keys=False)
+    return yamltext.dump(data, sort_keys=False)
 
 
 def export_pipeline(
