@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 import fastpipe.api as api
-from fastpipe import snapshot
+from fastpipe import lockcache, snapshot
+from fastpipe.lockfile import LockRead
 from fastpipe.results import Outcome
 
 PIPELINE = """
@@ -123,6 +124,37 @@ def test_output_and_lock_changes_are_seen_on_the_fast_path(proj: Proj) -> None:
     (proj.root / ".fastpipe" / "stages" / "first.lock").unlink()
     assert proj.fast()
     assert proj.status() == {"first": ("never_run",), "second": ("outs", "upstream")}
+
+
+def test_the_locks_a_run_wrote_are_not_parsed_again(
+    proj: Proj, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run saved a snapshot and cached the locks it wrote: the first status is all fast."""
+    parsed: list[Path] = []
+    real = lockcache.lock_from_bytes
+
+    def spy(path: Path, data: bytes) -> LockRead:
+        parsed.append(path)
+        return real(path, data)
+
+    monkeypatch.setattr(lockcache, "lock_from_bytes", spy)
+    assert proj.fast()
+    assert proj.status() == {"first": (), "second": ()}
+    assert parsed == []
+
+
+def test_a_lock_rewritten_in_the_same_instant_is_seen(proj: Proj) -> None:
+    """Same size, same mtime, same inode, other params: the fast path still reads it."""
+    settle(proj)
+    lock = proj.root / ".fastpipe" / "stages" / "first.lock"
+    before = os.stat(lock)
+    text = lock.read_bytes()
+    assert b"factor: 2" in text
+    with open(lock, "r+b") as f:
+        f.write(text.replace(b"factor: 2", b"factor: 3"))
+    os.utime(lock, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert proj.fast()
+    assert proj.status() == {"first": ("params",), "second": ("upstream",)}
 
 
 @pytest.mark.parametrize(

@@ -1,29 +1,32 @@
-"""Lock files already parsed, remembered by their stat, so a no-op command reads no YAML.
+"""Lock files already parsed, remembered by the digest of their bytes, so a no-op command
+parses no YAML.
 
 Parsing a lock costs about 0.2 ms (the YAML constructor is Python), a few dozen milliseconds
-for a large pipeline's status. A parsed lock is reused while its file's size, mtime, ctime and
-inode are unchanged, and only if it was read at least 2 s after its last change (the same
-racy-file rule as the stat cache: a rewrite within one timestamp tick cannot go unseen).
+for a large pipeline's status; reading and hashing its bytes costs a few microseconds. A
+parsed lock is reused only for a file whose bytes hash to the same xxh3-128 digest, so any
+change to a lock, however quick or however it was made, is parsed again: unlike a cache keyed
+by stat, there is no racy window in which a rewrite could go unseen. `fastpipe run` adds the
+locks it writes (`remember`), so the command after a run is served from the cache too.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
-import time
 from pathlib import Path
 from typing import Any
 
-from fastpipe.atomicfile import atomic_write
-from fastpipe.hashing import RACY_WINDOW_NS
-from fastpipe.lockfile import LockRead, from_lock_dict, read_lock, to_lock_dict
+import xxhash
 
-VERSION = 1
+from fastpipe.atomicfile import atomic_write
+from fastpipe.lockfile import LockEntry, LockRead, from_lock_dict, lock_from_bytes, to_lock_dict
+
+VERSION = 2
+_ROW = 2  # [digest, lock dict]
 
 
 class LockCache:
-    """Parsed locks by path, trusted while the file's stat is unchanged."""
+    """Parsed locks by path, each trusted for the exact bytes it was parsed from."""
 
     def __init__(self, path: Path | None, rows: dict[str, Any]) -> None:
         self._path = path
@@ -32,7 +35,7 @@ class LockCache:
 
     @classmethod
     def load(cls, path: Path) -> LockCache:
-        """The cache at `path`; anything unreadable is an empty cache."""
+        """The cache at `path`; anything unreadable (or of another version) is an empty cache."""
         try:
             data = json.loads(path.read_bytes())
             rows = data["locks"] if data.get("version") == VERSION else {}
@@ -41,26 +44,34 @@ class LockCache:
         return cls(path, rows if isinstance(rows, dict) else {})
 
     def read(self, path: Path) -> LockRead:
-        """The lock at `path`, from the cache when its file has not changed."""
+        """The lock at `path`: from the cache when its bytes are the ones parsed before."""
         try:
-            st = os.stat(path)
+            data = path.read_bytes()
         except FileNotFoundError:
             return LockRead(None, None)
-        except OSError:
-            return read_lock(path)
-        key = str(path)
-        stamp = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
-        row = self._rows.get(key)
-        if isinstance(row, list) and len(row) == 3 and row[0] == stamp:
+        except OSError as e:
+            return LockRead(None, f"lock unreadable: {e}")
+        digest = xxhash.xxh3_128_hexdigest(data)
+        row = self._rows.get(str(path))
+        if isinstance(row, list) and len(row) == _ROW and row[0] == digest:
             with contextlib.suppress(ValueError, KeyError, TypeError, AttributeError):
-                if row[1] - st.st_mtime_ns >= RACY_WINDOW_NS:
-                    return LockRead(from_lock_dict(row[2]), None)
-        read_at = time.time_ns()
-        found = read_lock(path)
+                return LockRead(from_lock_dict(row[1]), None)
+        found = lock_from_bytes(path, data)
         if found.entry is not None:
-            self._rows[key] = [stamp, read_at, to_lock_dict(found.entry)]
-            self._dirty = True
+            self._keep(path, digest, found.entry)
         return found
+
+    def remember(self, path: Path, data: bytes, entry: LockEntry) -> None:
+        """Record a lock this process wrote: `data`, its bytes, encode `entry`."""
+        self._keep(path, xxhash.xxh3_128_hexdigest(data), entry)
+
+    def _keep(self, path: Path, digest: str, entry: LockEntry) -> None:
+        plain = to_lock_dict(entry)
+        # Only what JSON gives back unchanged (a float NaN, say, would not compare equal).
+        if json.loads(json.dumps(plain)) != plain:
+            return
+        self._rows[str(path)] = [digest, plain]
+        self._dirty = True
 
     def save(self) -> None:
         """Write the cache if it changed (failing to write only costs time next run)."""

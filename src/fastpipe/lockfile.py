@@ -95,10 +95,21 @@ def parse_lock(text: str) -> LockEntry:
 def read_lock(path: Path) -> LockRead:
     """Read a lock file; missing -> no entry, no problem; a newer schema raises LockSchemaError."""
     try:
-        entry = parse_lock(path.read_text(encoding="utf-8"))
+        data = path.read_bytes()
     except FileNotFoundError:
         return LockRead(None, None)
-    except (OSError, ValueError) as e:
+    except OSError as e:
+        return LockRead(None, f"lock unreadable: {e}")
+    return lock_from_bytes(path, data)
+
+
+def lock_from_bytes(path: Path, data: bytes) -> LockRead:
+    """The lock in `data`, as read from `path` (named in errors); see read_lock."""
+    try:
+        # Line breaks as read_text would give them (universal newlines).
+        text = data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+        entry = parse_lock(text)
+    except ValueError as e:
         return LockRead(None, f"lock unreadable: {e}")
     except LockSchemaError as e:
         raise LockSchemaError(f"{path}: {e}") from e
@@ -110,9 +121,14 @@ def write_lock(path: Path, entry: LockEntry) -> None:
     atomic_write(path, dump_lock(entry).encode("utf-8"))
 
 
-def write_locks(locks: Sequence[tuple[Path, LockEntry]]) -> None:
-    """Write several lock files atomically, with one flush of the filesystem for all."""
-    atomic_write_many([(path, dump_lock(entry).encode("utf-8")) for path, entry in locks])
+def write_locks(locks: Sequence[tuple[Path, LockEntry]]) -> list[bytes]:
+    """Write several lock files atomically, with one flush of the filesystem for all.
+
+    Returns each file's bytes, in order.
+    """
+    files = [(path, dump_lock(entry).encode("utf-8")) for path, entry in locks]
+    atomic_write_many(files)
+    return [data for _, data in files]
 
 
 def _migrate(data: dict[Any, Any], migrations: Mapping[int, Migration]) -> dict[Any, Any]:

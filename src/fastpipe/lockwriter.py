@@ -29,6 +29,7 @@ class LockWriter:
     def __init__(self) -> None:
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._failures: dict[str, str] = {}
+        self._written: list[tuple[Path, bytes, LockEntry]] = []
         self._thread = threading.Thread(target=self._work, name="fastpipe-locks", daemon=True)
         self._thread.start()
 
@@ -40,6 +41,10 @@ class LockWriter:
         self._jobs.put(None)
         self._thread.join()
         return dict(self._failures)
+
+    def written(self) -> list[tuple[Path, bytes, LockEntry]]:
+        """(path, bytes, entry) of every lock written, once `close` has returned."""
+        return list(self._written)
 
     def _work(self) -> None:
         stopping = False
@@ -54,17 +59,19 @@ class LockWriter:
         if not jobs:
             return
         try:
-            write_locks([(job.path, job.entry) for job in jobs])
+            written = write_locks([(job.path, job.entry) for job in jobs])
         except (OSError, ValueError):
             for job in jobs:  # find which one failed, writing them one by one
                 self._write_one(job)
             return
-        for job in jobs:
+        for job, data in zip(jobs, written, strict=True):
             job.then_remove.unlink(missing_ok=True)
+            self._written.append((job.path, data, job.entry))
 
     def _write_one(self, job: _Job) -> None:
         try:
-            write_locks([(job.path, job.entry)])
+            [data] = write_locks([(job.path, job.entry)])
             job.then_remove.unlink(missing_ok=True)
+            self._written.append((job.path, data, job.entry))
         except (OSError, ValueError) as exc:
             self._failures[job.entry.stage] = str(exc)

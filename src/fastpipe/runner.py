@@ -33,6 +33,7 @@ from fastpipe.events import (
 )
 from fastpipe.executors import ExecutorSettings
 from fastpipe.hashing import FileHash
+from fastpipe.lockcache import LockCache
 from fastpipe.lockfile import LockEntry
 from fastpipe.lockwriter import LockWriter
 from fastpipe.placement import ClusterPlacement, Placement, check_needs
@@ -230,11 +231,22 @@ def execute(
     finally:
         unwritten = run.locks.close()
         _save_records(layout.run_record, records, run.results)
+        _cache_locks(layout.lock_cache, run.locks.written())
     for name, why in unwritten.items():
         ctx.listener(WarningIssued(f"stage '{name}' ran but its lock could not be written: {why}"))
         outcomes[name] = Outcome.FAILED
     _report_blocked(ctx, selection, outcomes)
     return RunResult(tuple(_stage_run(n, outcomes[n], run) for n in selection))
+
+
+def _cache_locks(path: Path, written: Sequence[tuple[Path, bytes, LockEntry]]) -> None:
+    """Add the locks just written to the lock cache: the next status need not parse them."""
+    if not written:
+        return
+    cache = LockCache.load(path)
+    for lock, data, entry in written:
+        cache.remember(lock, data, entry)
+    cache.save()
 
 
 def _preload(ctx: Context, selection: Sequence[str]) -> tuple[str, ...]:
