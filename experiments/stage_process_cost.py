@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 import generate
 from dag import build
 
-from fastpipe.executors.processes import die_with_parent
+from fastpipe.executors.processes import die_with_parent, pdeathsig_setter
 from fastpipe.executors.warm import WarmExecutor
 from fastpipe.worker import StageTask, captured_output, run_stage
 
@@ -119,11 +119,18 @@ def main() -> None:
 
         def whole(i: int) -> None:
             os.setpgid(0, 0)
-            die_with_parent(os.getppid())
+            die_with_parent(os.getppid(), setter)
             run_stage(_task(root, names[i]))
 
         print(fork_cost("exit (nothing)", lambda i: None))
-        print(fork_cost("die_with_parent (prctl)", lambda i: die_with_parent(os.getppid())))
+        print(fork_cost("die_with_parent (libc in child)", lambda i: die_with_parent(os.getppid())))
+        setter = pdeathsig_setter()  # as the warm server does: libc loaded once, before forking
+        print(
+            fork_cost(
+                "die_with_parent (libc loaded once)",
+                lambda i: die_with_parent(os.getppid(), setter),
+            )
+        )
         print(fork_cost("output capture (pipe, thread, log)", capture))
         print(fork_cost("run_stage (trivial body)", lambda i: run_stage(_task(root, names[i]))))
         print(fork_cost("what a warm stage process does", whole))

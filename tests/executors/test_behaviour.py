@@ -60,6 +60,12 @@ def show_env() -> None:
 
 def preloaded() -> None:
     Path("out.txt").write_text(str("marker_module" in sys.modules))
+
+def pdeathsig() -> None:
+    import ctypes
+    sig = ctypes.c_int(0)
+    ctypes.CDLL(None).prctl(2, ctypes.byref(sig))  # PR_GET_PDEATHSIG
+    Path("out.txt").write_text(str(sig.value))
 """
 
 # dask here: its own LocalCluster; tests/executors/test_dask.py covers a cluster by address.
@@ -107,6 +113,9 @@ def executor(request: pytest.FixtureRequest, project: Path, lines: list[str]) ->
         sys.modules.pop("stagefns", None)
 
 
+_WRITERS = ("write", "noisy", "show_env", "preloaded", "pdeathsig")
+
+
 def task(root: Path, func: str, **params: object) -> StageTask:
     return StageTask(
         name=func,
@@ -114,13 +123,22 @@ def task(root: Path, func: str, **params: object) -> StageTask:
         qualname=func,
         root=str(root),
         params=params,
-        outputs=("out.txt",) if func in ("write", "noisy", "show_env", "preloaded") else (),
+        outputs=("out.txt",) if func in _WRITERS else (),
         log_path=str(root / "logs" / f"{func}.log"),
     )
 
 
 def result_of(future: Future[StageResult]) -> StageResult:
     return future.result(timeout=60)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl is Linux's")
+@pytest.mark.parametrize("name", ["process", "warm"])
+def test_a_stage_process_dies_with_its_parent(name: str, project: Path, lines: list[str]) -> None:
+    """Its parent-death signal is SIGKILL: no stage outlives the process that started it."""
+    with make(name, project, lines) as pool:
+        assert result_of(pool.submit(run_stage, task(project, "pdeathsig"))).ok
+    assert (project / "out.txt").read_text() == "9"
 
 
 def test_every_executor_is_an_executor(executor: Executor) -> None:

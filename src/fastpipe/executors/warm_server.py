@@ -24,7 +24,7 @@ import sys
 from multiprocessing.connection import Connection
 from typing import Any
 
-from fastpipe.executors.processes import die_with_parent, kill_groups
+from fastpipe.executors.processes import die_with_parent, kill_groups, pdeathsig_setter
 
 
 def _preload(root: str, modules: list[str]) -> list[tuple[str, str]]:
@@ -68,6 +68,7 @@ class _Server:
         self.selector = selectors.DefaultSelector()
         self.selector.register(control, selectors.EVENT_READ)
         self.children: dict[int, tuple[int, int, bytearray]] = {}  # fd -> (id, pid, data)
+        self.set_pdeathsig = pdeathsig_setter()  # loaded once, called in every stage process
 
     def serve(self) -> None:
         while True:
@@ -111,7 +112,7 @@ class _Server:
         status = 1
         try:
             os.setpgid(0, 0)
-            die_with_parent(server)
+            die_with_parent(server, self.set_pdeathsig)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             self.selector.close()
