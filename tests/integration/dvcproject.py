@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from fastpipe.export.validate import find_dvc
-from tests.integration.project import Result, command_env
+from tests.integration.project import HELPERS, Result, command_env
 
 DVC = find_dvc()
 requires_dvc = pytest.mark.skipif(
@@ -73,33 +73,6 @@ def train(lr: float = 0.1, epochs: int = 2) -> None:
 def report() -> None:
     rows = Path("data/raw.txt").read_text().split()
     Path("report.txt").write_text(f"rows={len(rows)}\\n")
-'''
-
-HELPERS = '''\
-"""Project code the stages call."""
-
-from pathlib import Path
-
-
-def record(name: str) -> None:
-    with open("runs.log", "a") as f:
-        f.write(name + "\\n")
-
-
-def read_numbers(path: str) -> list[int]:
-    return [int(line) for line in Path(path).read_text().split()]
-
-
-def write_numbers(path: str, numbers: list[int]) -> None:
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text("".join(f"{n}\\n" for n in numbers))
-
-
-def fit(numbers: list[int], lr: float, epochs: int) -> float:
-    weight = 0.0
-    for _ in range(epochs):
-        weight += lr * sum(numbers) / max(len(numbers), 1)
-    return round(weight, 6)
 '''
 
 PARAMS = "clean:\n  threshold: 2\ntrain:\n  lr: 0.5\n  epochs: 3\n"

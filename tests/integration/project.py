@@ -89,6 +89,7 @@ def read_numbers(path: str) -> list[int]:
 
 
 def write_numbers(path: str, numbers: list[int]) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     Path(path).write_text("".join(f"{n}\\n" for n in numbers))
 
 
