@@ -17,7 +17,16 @@ import pytest
 import fastpipe
 import fastpipe.stage as stage_module
 from fastpipe.errors import FastpipeError, StageDefinitionError
-from fastpipe.stage import SPEC_ATTRIBUTE, ParamSpec, StageSpec, normalize_path, spec_of, stage
+from fastpipe.stage import (
+    SPEC_ATTRIBUTE,
+    Out,
+    ParamSpec,
+    Plot,
+    StageSpec,
+    normalize_path,
+    spec_of,
+    stage,
+)
 
 
 def must_spec(obj: object) -> StageSpec:
@@ -489,3 +498,47 @@ def test_one_decorator_applied_twice_gives_each_function_its_own_spec() -> None:
     assert must_spec(right).name == "right"
     assert must_spec(left).params == (ParamSpec("a", 1, int),)
     assert must_spec(right).params == (ParamSpec("b", "x", str),)
+
+
+# ---------------------------------------------------------------- Out and Plot entries
+
+
+def test_outs_are_cached_by_default_metrics_and_plots_are_not() -> None:
+    spec = define(outs=["model.pkl"], metrics=["m.json"], plots=["loss.csv"])
+    assert spec.cached == ("model.pkl",)
+    assert spec.is_cached("model.pkl")
+    assert not spec.is_cached("m.json")
+    assert not spec.is_cached("loss.csv")
+
+
+def test_out_entries_set_the_cache_flag_either_way() -> None:
+    spec = define(
+        outs=[Out("big/", cache=False), "model.pkl"],
+        metrics=[Out("./m.json", cache=True)],
+    )
+    assert spec.outs == ("big", "model.pkl")
+    assert spec.metrics == ("m.json",)
+    assert spec.cached == ("model.pkl", "m.json")
+
+
+def test_plot_entries_keep_their_options_and_plain_paths_get_defaults() -> None:
+    spec = define(plots=[Plot("loss.csv", x="epoch", y=["loss", "acc"], title="Loss"), "p.png"])
+    assert spec.plots == ("loss.csv", "p.png")
+    assert spec.plot_specs == (
+        Plot("loss.csv", "epoch", ("loss", "acc"), "Loss"),
+        Plot("p.png"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"outs": [Plot("x.csv")]}, "belongs in plots"),
+        ({"plots": [Plot("x.csv", y=3)]}, "y must be"),  # pyright: ignore[reportArgumentType]
+        ({"plots": [Plot("x.csv", x=1)]}, "x must be a string"),  # pyright: ignore[reportArgumentType]
+        ({"outs": [Out("x", cache="no")]}, "cache must be"),  # pyright: ignore[reportArgumentType]
+        ({"outs": Out("x")}, "must be a list"),
+    ],
+)
+def test_bad_out_and_plot_entries_are_errors(kwargs: dict[str, Any], message: str) -> None:
+    raises_definition_error(lambda: define(**kwargs), "stage 'fn'", message)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 import posixpath
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -15,6 +15,33 @@ SPEC_ATTRIBUTE = "__fastpipe_stage__"
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.@-]*$")
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class Out:
+    """An `outs`/`metrics`/`plots` entry with options: `Out("model.pkl", cache=False)`.
+
+    `cache` keeps the path out of the content-addressed output cache (False) or puts it there
+    (True); None means the default of its kind: outs are cached, metrics and plots are not.
+    """
+
+    path: str
+    cache: bool | None = None
+
+
+@dataclass(frozen=True)
+class Plot:
+    """A `plots` entry that says how to draw it: `Plot("loss.csv", x="epoch", y="loss")`.
+
+    `x` is the column (or key) along the horizontal axis, default the first column or the row
+    index; `y` one column or several, default every numeric column; `title` the chart's title.
+    """
+
+    path: str
+    x: str | None = None
+    y: str | Sequence[str] | None = None  # normalized to a tuple by @stage
+    title: str | None = None
+    cache: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -44,11 +71,17 @@ class StageSpec:
     retries: int = 0
     params: tuple[ParamSpec, ...] = ()
     fingerprint: tuple[object, ...] = field(default=(), compare=False)
+    cached: tuple[str, ...] = ()  # the outputs kept in the output cache, in declaration order
+    plot_specs: tuple[Plot, ...] = ()  # one per plots entry (plain paths get default options)
 
     @property
     def outputs(self) -> tuple[str, ...]:
         """Every path the stage produces: outs, metrics and plots."""
         return self.outs + self.metrics + self.plots
+
+    def is_cached(self, path: str) -> bool:
+        """Whether the output `path` is stored in the output cache."""
+        return path in self.cached
 
     @property
     def param_defaults(self) -> dict[str, Any]:
@@ -58,9 +91,9 @@ class StageSpec:
 def stage(
     *,
     deps: Iterable[str] = (),
-    outs: Iterable[str] = (),
-    metrics: Iterable[str] = (),
-    plots: Iterable[str] = (),
+    outs: Iterable[str | Out] = (),
+    metrics: Iterable[str | Out] = (),
+    plots: Iterable[str | Out | Plot] = (),
     name: str | None = None,
     persist: bool = False,
     gpus: int = 0,
@@ -71,6 +104,8 @@ def stage(
 ) -> Callable[[F], F]:
     """Declare a pipeline stage; returns the function unchanged but for an attached spec.
 
+    `outs`, `metrics` and `plots` take paths or `Out(path, cache=...)` entries (plots also
+    `Plot(path, x=, y=, title=)`); outs are cached by default, metrics and plots are not.
     `fingerprint` is the escape hatch for code the automatic fingerprint cannot see: callables,
     classes, modules or values are fingerprinted as if the stage referenced them, and strings
     are project paths (files or directories) whose content joins the fingerprint.
@@ -85,14 +120,18 @@ def stage(
             raise StageDefinitionError(
                 f"{where}: invalid name (use letters, digits, '_', '.', '@', '-')"
             )
+        out_entries = _outputs(outs, "outs", where, cached_by_default=True)
+        metric_entries = _outputs(metrics, "metrics", where, cached_by_default=False)
+        plot_entries = _outputs(plots, "plots", where, cached_by_default=False)
+        entries = out_entries + metric_entries + plot_entries
         spec = StageSpec(
             name=stage_name,
             module=func.__module__,
             qualname=func.__qualname__,
             deps=_paths(deps, "deps", where),
-            outs=_paths(outs, "outs", where),
-            metrics=_paths(metrics, "metrics", where),
-            plots=_paths(plots, "plots", where),
+            outs=tuple(e.path for e in out_entries),
+            metrics=tuple(e.path for e in metric_entries),
+            plots=tuple(e.path for e in plot_entries),
             persist=_bool(persist, "persist", where),
             gpus=_count(gpus, "gpus", where),
             resources=_resources(resources, where),
@@ -100,6 +139,8 @@ def stage(
             retries=_count(retries, "retries", where),
             params=_params(func, where),
             fingerprint=_fingerprint(fingerprint, where),
+            cached=tuple(e.path for e in entries if e.cached),
+            plot_specs=tuple(e.plot for e in plot_entries if e.plot is not None),
         )
         setattr(func, SPEC_ATTRIBUTE, spec)
         return func
@@ -137,6 +178,69 @@ def _paths(value: Iterable[str], kind: str, where: str) -> tuple[str, ...]:
             raise StageDefinitionError(f"{where}: {kind} lists '{path}' twice")
         out.append(path)
     return tuple(out)
+
+
+@dataclass(frozen=True)
+class _Output:
+    path: str
+    cached: bool
+    plot: Plot | None = None
+
+
+def _outputs(
+    value: Iterable[str | Out | Plot], kind: str, where: str, *, cached_by_default: bool
+) -> tuple[_Output, ...]:
+    """Declared outputs as normalized paths with their cache flag (and plot options)."""
+    if isinstance(value, str):
+        raise StageDefinitionError(f"{where}: {kind} must be a list of paths, not a string")
+    if isinstance(value, Out | Plot):
+        raise StageDefinitionError(f"{where}: {kind} must be a list, not a single entry")
+    try:
+        items = list(value)
+    except TypeError:
+        raise StageDefinitionError(f"{where}: {kind} must be a list of paths") from None
+    raw: list[str] = []
+    options: list[Out | Plot | None] = []
+    for item in items:
+        if isinstance(item, Plot) and kind != "plots":
+            raise StageDefinitionError(f"{where}: Plot({item.path!r}) belongs in plots, not {kind}")
+        if isinstance(item, Out | Plot):
+            if item.cache is not None and not isinstance(item.cache, bool):
+                raise StageDefinitionError(
+                    f"{where}: {kind} entry {item.path!r}: cache must be True, False or None"
+                )
+            raw.append(item.path)
+            options.append(item)
+        else:
+            raw.append(item)
+            options.append(None)
+    paths = _paths(raw, kind, where)
+    found: list[_Output] = []
+    for path, option in zip(paths, options, strict=True):
+        cache = option.cache if option is not None else None
+        cached = cached_by_default if cache is None else cache
+        plot = None
+        if kind == "plots":
+            plot = _plot(option, path, where)
+        found.append(_Output(path, cached, plot))
+    return tuple(found)
+
+
+def _plot(option: Out | Plot | None, path: str, where: str) -> Plot:
+    if not isinstance(option, Plot):
+        return Plot(path, cache=option.cache if option is not None else None)
+    for name in ("x", "title"):
+        value = getattr(option, name)
+        if value is not None and not isinstance(value, str):
+            raise StageDefinitionError(f"{where}: Plot({path!r}): {name} must be a string")
+    y = option.y
+    if isinstance(y, list | tuple):
+        if not y or not all(isinstance(c, str) for c in y):  # pyright: ignore[reportUnknownVariableType]
+            raise StageDefinitionError(f"{where}: Plot({path!r}): y must be a column name or names")
+        y = tuple(y)  # pyright: ignore[reportUnknownArgumentType]
+    elif y is not None and not isinstance(y, str):
+        raise StageDefinitionError(f"{where}: Plot({path!r}): y must be a column name or names")
+    return Plot(path, option.x, y, option.title, option.cache)
 
 
 def _bool(value: object, kind: str, where: str) -> bool:
