@@ -10,6 +10,7 @@
     ├── ExecutorError              an executor unknown or not available on this Python
     ├── ResourceError              a stage needs more GPUs / resources than exist
     ├── ProjectBusyError           another `fastpipe run` holds this project
+    ├── RevisionError              an unknown git revision, no git repository, a path not there
     └── DvcError                   dvc missing, dvc.yaml/dvc.lock unreadable, a pipeline DVC
                                    cannot express
 
@@ -83,6 +84,10 @@ class ResourceError(FastpipeError):
 
 class ProjectBusyError(FastpipeError):
     """Another `fastpipe run` is active in this project."""
+
+
+class RevisionError(FastpipeError):
+    """A git revision (or something at it) that cannot be read."""
 
 
 class DvcError(FastpipeError):
