@@ -113,7 +113,9 @@ class LoadFacts:
         )
 
 
-def open_context(start: Path, *, overrides: Sequence[str] = (), listener: Listener) -> Context:
+def open_context(
+    start: Path, *, overrides: Sequence[params.Override] = (), listener: Listener
+) -> Context:
     """Load the project at or above `start` and everything commands need about it."""
     project = discovery.load_project(start)
     cache = StatCache.load(project.layout.stat_cache)
@@ -140,8 +142,7 @@ def open_context(start: Path, *, overrides: Sequence[str] = (), listener: Listen
     with importwatch.watch(is_project_file) as recorder:
         pipeline = discovery.load_pipeline(project)
         specs = pipeline.specs
-        parsed = [params.parse_override(o) for o in overrides]
-        resolved = params.resolve_params(specs, params.load_params_file(project.root), parsed)
+        resolved = params.resolve_params(specs, params.load_params_file(project.root), overrides)
     dag = graph.build_graph(specs.values())
     modules = frozenset(
         name

@@ -14,6 +14,8 @@
                                    cannot express
 
 A stage that fails is not an error of fastpipe's: `run` reports it in its result (exit 1).
+Warnings (code that cannot be fingerprinted, a corrupted lock) reach API callers as
+`FastpipeWarning`s unless they pass a `listener`.
 """
 
 from __future__ import annotations
@@ -87,3 +89,7 @@ class ProjectBusyError(FastpipeError):
 
 class DvcError(FastpipeError):
     """The DVC bridge cannot do what was asked: no dvc, unreadable DVC files, unexportable."""
+
+
+class FastpipeWarning(UserWarning):
+    """A warning from fastpipe (e.g. code it cannot fingerprint), for API callers."""

@@ -237,7 +237,7 @@ def test_gpu_stages_never_exceed_the_gpus_workers_advertise(
     write_pipeline(tmp_path, gpu_stages(gpus))
     try:
         result = api.run(
-            cwd=tmp_path,
+            root=tmp_path,
             jobs=8,
             dask_address=client.scheduler.address,
             devices=StaticDevices(()),  # none here: the cluster's workers have them
@@ -263,7 +263,7 @@ def test_on_its_own_local_cluster_fastpipe_places_gpu_stages_as_it_does_locally(
     write_pipeline(tmp_path, GPU_STAGES)
     try:
         devices = StaticDevices((Device(0), Device(1)))
-        assert api.run(cwd=tmp_path, jobs=4, executor="dask", devices=devices).ok
+        assert api.run(root=tmp_path, jobs=4, executor="dask", devices=devices).ok
     finally:
         for name in ("pipeline", "spanlib"):
             sys.modules.pop(name, None)
@@ -383,16 +383,16 @@ def test_the_address_comes_from_the_flag_then_the_environment_then_the_config(
     )
     monkeypatch.setenv("FASTPIPE_DASK_ADDRESS", address)
     try:
-        assert api.run(cwd=tmp_path, force=True).ok  # the environment wins over the config
+        assert api.run(root=tmp_path, force=True).ok  # the environment wins over the config
         monkeypatch.setenv("FASTPIPE_DASK_ADDRESS", unreachable)
-        assert api.run(cwd=tmp_path, force=True, dask_address=address).ok  # the flag wins
+        assert api.run(root=tmp_path, force=True, dask_address=address).ok  # the flag wins
         (tmp_path / "pyproject.toml").write_text(
             f'[tool.fastpipe]\nexecutor = "dask"\ndask_address = "{address}"\n'
         )
         monkeypatch.delenv("FASTPIPE_DASK_ADDRESS")
-        assert api.run(cwd=tmp_path, force=True).ok  # the config, when nothing else says
+        assert api.run(root=tmp_path, force=True).ok  # the config, when nothing else says
         with pytest.raises(ExecutorError, match="--dask-address is for --executor dask"):
-            api.run(cwd=tmp_path, executor="warm", dask_address=address)
+            api.run(root=tmp_path, executor="warm", dask_address=address)
     finally:
         sys.modules.pop("pipeline", None)
 
@@ -411,7 +411,7 @@ def test_random_dag_gives_byte_identical_outputs_and_locks_to_warm(
         (root / "spanlib.py").write_text(textwrap.dedent(SPANS))
         write_pipeline(root, dag_pipeline(deps))
         try:
-            assert api.run(cwd=root, jobs=4, executor=executor, dask_address=address).ok
+            assert api.run(root=root, jobs=4, executor=executor, dask_address=address).ok
         finally:
             for name in ("pipeline", "spanlib"):
                 sys.modules.pop(name, None)

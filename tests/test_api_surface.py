@@ -1,0 +1,110 @@
+"""The public API: exactly the names in `fastpipe.__all__`, each resolving, and a light import."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import subprocess
+import sys
+import pytest
+
+import fastpipe
+from fastpipe import errors
+
+PUBLIC = [
+    "DvcError",
+    "ExecutorError",
+    "ExportResult",
+    "FastpipeError",
+    "FastpipeWarning",
+    "Freshness",
+    "GraphError",
+    "ImportReport",
+    "InitResult",
+    "LockSchemaError",
+    "Outcome",
+    "ParamsError",
+    "ProjectBusyError",
+    "ProjectError",
+    "Reason",
+    "ReasonKind",
+    "ResourceError",
+    "RunResult",
+    "StageDefinitionError",
+    "StageInfo",
+    "StageResult",
+    "StageRun",
+    "StageSpec",
+    "StageStatus",
+    "StatusReport",
+    "UnknownStageError",
+    "ValidationReport",
+    "dag",
+    "exec_stage",
+    "explain",
+    "export",
+    "import_dvc",
+    "init",
+    "list_stages",
+    "run",
+    "stage",
+    "status",
+    "validate_export",
+]
+
+
+def test_all_is_exactly_the_public_surface() -> None:
+    assert sorted(fastpipe.__all__) == PUBLIC
+
+
+@pytest.mark.parametrize("name", PUBLIC)
+def test_every_public_name_resolves(name: str) -> None:
+    value = getattr(fastpipe, name)
+    assert not isinstance(value, type(fastpipe)), f"fastpipe.{name} is a module"
+    assert getattr(value, "__name__", name) == name
+
+
+def test_every_error_class_is_exported() -> None:
+    defined = {
+        name
+        for name, value in vars(errors).items()
+        if isinstance(value, type) and issubclass(value, (errors.FastpipeError, Warning))
+    }
+    assert len(defined) == 12
+    assert defined <= set(fastpipe.__all__)
+
+
+def test_an_unknown_name_is_an_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="no attribute 'statuz'"):
+        _ = fastpipe.statuz  # pyright: ignore[reportAttributeAccessIssue]
+
+
+def test_export_stays_the_function_after_the_export_package_is_imported() -> None:
+    from fastpipe.export import dvcyaml
+
+    assert dvcyaml.__name__ == "fastpipe.export.dvcyaml"
+    assert callable(fastpipe.export) and fastpipe.export.__module__ == "fastpipe.api"
+
+
+def test_import_fastpipe_loads_no_heavy_module() -> None:
+    code = (
+        "import json, sys, fastpipe\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+        "fastpipe.stage, fastpipe.FastpipeError, fastpipe.Outcome\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    first, after_light_names = (set(json.loads(line)) for line in proc.stdout.splitlines())
+    for loaded in (first, after_light_names):
+        heavy = {"networkx", "yaml", "typer", "fastpipe.runner", "fastpipe.api", "fastpipe.params"}
+        assert not heavy & loaded
+    assert {"fastpipe", "fastpipe.stage", "fastpipe.errors"} <= first
+
+
+def test_the_functions_take_root() -> None:
+    for name in ("run", "status", "explain", "list_stages", "dag", "init", "export"):
+        params = inspect.signature(getattr(fastpipe, name)).parameters
+        assert params["root"].kind is inspect.Parameter.KEYWORD_ONLY, name
+        assert "cwd" not in params, name
