@@ -6,6 +6,7 @@ import inspect
 import json
 import subprocess
 import sys
+
 import pytest
 
 import fastpipe

@@ -326,7 +326,7 @@ def list_stages(*, root: Root = None) -> tuple[StageInfo, ...]:
     return tuple(StageInfo(ctx.spec(n), ctx.params[n]) for n in graph.topological_order(ctx.graph))
 
 
-def dag(*, root: Root = None, format: str = "ascii") -> str:  # noqa: A002 (the CLI flag)
+def dag(*, root: Root = None, format: str = "ascii") -> str:
     """The pipeline graph rendered as `ascii`, `mermaid` or `dot`."""
     from fastpipe import graph
 
