@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import time
+
 import pytest
 
 from tests.integration.conftest import MakeProject
@@ -69,3 +72,55 @@ def test_a_code_warning_is_reported_once_per_command(make_project: MakeProject) 
 
     assert len(_warnings(ran.err_lines, "environment")) == 1, ran.err
     assert len(_warnings(status.err_lines, "environment")) == 1, status.err
+
+
+LAZY_GPU = {
+    "pipeline.py": """\
+        from pathlib import Path
+
+        from fastpipe import stage
+
+        with open("imports.log", "a") as log:
+            log.write("imported\\n")
+
+
+        @stage(outs=["a.txt"])
+        def a() -> None:
+            try:
+                import gpumod  # needs a library only the GPU machines have
+            except ImportError:
+                value = 0
+            else:
+                value = gpumod.compute(1)
+            Path("a.txt").write_text(f"{value}\\n")
+        """,
+    "gpumod.py": """\
+        import not_installed_gpu_library
+
+
+        def compute(x):
+            return x + 1
+        """,
+}
+FAILED_IMPORT = "project module 'gpumod' could not be imported while fingerprinting"
+
+
+def test_project_code_that_fails_to_import_is_reported_on_every_path(
+    make_project: MakeProject,
+) -> None:
+    project = make_project(LAZY_GPU)
+    for path in project.root.iterdir():  # older than the racy window: a snapshot is trusted
+        os.utime(path, (time.time() - 30, time.time() - 30))
+
+    ran = project.ok("run")
+    imports = project.read("imports.log")
+    from_snapshot = project.ok("status")
+    served_by_the_snapshot = project.read("imports.log") == imports  # no import of pipeline.py
+    project.edit("gpumod.py", "x + 1", "x + 2")
+    edited = project.stale()
+
+    for result in (ran, from_snapshot):
+        assert len(_warnings(result.err_lines, FAILED_IMPORT)) == 1, result.err
+        assert "ModuleNotFoundError" in result.err and "stage 'a'" in result.err
+    assert served_by_the_snapshot
+    assert edited["a"]["code"]["items"] == ["module gpumod"], edited

@@ -109,3 +109,46 @@ def disambiguate(items: dict[str, set[str]]) -> dict[str, str]:
             for h in hashes:
                 result[f"{key}#{h[:8]}"] = h
     return dict(sorted(result.items()))
+
+
+def is_published_method(obj: types.MethodType) -> bool:
+    """A bound method that its library module publishes (`random.seed`, bound to a hidden
+    `random.Random`): a library callable, recorded by name. A method bound to an object the
+    project made is not published anywhere, and its object's state counts.
+    """
+    module = sys.modules.get(getattr(obj, "__module__", None) or "")
+    published = getattr(module, getattr(obj, "__name__", ""), None) if module else None
+    return (
+        isinstance(published, types.MethodType)
+        and published.__self__ is obj.__self__
+        and published.__func__ is obj.__func__
+    )
+
+
+def code_token(code: types.CodeType) -> tuple[object, ...]:
+    """A code object's meaning, the same in every process: bytecode, names and constants.
+
+    Constants are tokenized by type and value; nested code objects recursively; frozensets
+    (`x in {'a', 'b'}`) sorted, as their iteration order depends on the hash seed.
+    """
+    return (
+        code.co_code.hex(),
+        code.co_names,
+        code.co_varnames,
+        code.co_freevars,
+        code.co_cellvars,
+        (code.co_argcount, code.co_posonlyargcount, code.co_kwonlyargcount, code.co_flags),
+        tuple(_constant_token(c) for c in code.co_consts),
+    )
+
+
+def _constant_token(value: object) -> object:
+    if isinstance(value, types.CodeType):
+        return code_token(value)
+    if isinstance(value, frozenset):
+        members: frozenset[object] = value  # pyright: ignore[reportUnknownVariableType]
+        return ("frozenset", sorted(repr(_constant_token(v)) for v in members))
+    if isinstance(value, tuple):
+        items: tuple[object, ...] = value  # pyright: ignore[reportUnknownVariableType]
+        return ("tuple", tuple(_constant_token(v) for v in items))
+    return (type(value).__name__, repr(value))

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import ast
 import builtins
+import contextlib
 import copy
 import functools
 import importlib
 import importlib.util
 import inspect
+import os
 import sys
 import types
 from collections.abc import Callable, Hashable, Iterable, Mapping
@@ -57,6 +59,16 @@ class _Node:
     file: str | None = None
     warnings: tuple[str, ...] = ()
     library: bool = False  # a library object, recorded by name
+    prefixed: bool = True  # warnings start with the node's key
+
+
+@dataclass(frozen=True)
+class _ImportFailure:
+    """A project module that raised when imported for fingerprinting."""
+
+    name: str
+    origin: str  # its source file
+    error: str  # `ImportError: ...`
 
 
 class _Collector:
@@ -86,6 +98,9 @@ class Fingerprinter:
         self._pending: dict[Hashable, Callable[[], _Node]] = {}
         self._keep: list[object] = []  # memo keys use id(); keep those objects alive
         self._instances_in_progress: set[int] = set()
+        self._failed_imports: dict[str, _ImportFailure | types.ModuleType | None] = {}
+        self._module_hazards: dict[str, tuple[str, ...]] = {}
+        self._roots = tuple(dict.fromkeys((str(root), os.path.realpath(root))))
 
     # ---------------------------------------------------------------- public
 
@@ -112,7 +127,7 @@ class Fingerprinter:
                 files.add(node.file)
             if node.library:
                 libraries.add(node.key)
-            warnings.extend(f"{node.key}: {w}" for w in node.warnings)
+            warnings.extend(f"{node.key}: {w}" if node.prefixed else w for w in node.warnings)
             for child in node.children:
                 if child not in seen:
                     seen.add(child)
@@ -144,6 +159,8 @@ class Fingerprinter:
         if isinstance(obj, functools.partial):
             return self._partial(obj, out)  # pyright: ignore[reportUnknownArgumentType]
         if isinstance(obj, types.MethodType):
+            if names.is_published_method(obj) and not self._project.is_callable(obj.__func__):
+                return self._library(public or names.library_name(obj), out)  # random.seed
             owner = self._token(obj.__self__, out, "bound method")
             return f"method({self._ref(obj.__func__, out)},{owner})"
         if isinstance(obj, types.FunctionType):
@@ -167,6 +184,10 @@ class Fingerprinter:
         self, func: types.FunctionType, out: _Collector, public: str | None = None
     ) -> str:
         if not self._project.is_function(func):
+            if self._is_dynamic(func):
+                memo = ("id", id(func))
+                self._schedule(memo, func, lambda: self._dynamic_node(func), out)
+                return f"fn:{names.function_key(func)}"
             return self._library(public or names.library_name(func), out)
         key = names.function_key(func)
         self._schedule(("id", id(func)), func, lambda: self._function_node(func), out)
@@ -221,7 +242,7 @@ class Fingerprinter:
         return self._nodes[memo]
 
     def _token(self, value: object, out: _Collector, what: str) -> str:
-        tokenizer = Tokenizer(lambda obj: self._ref(obj, out), self._project.is_class)
+        tokenizer = Tokenizer(lambda obj: self._ref(obj, out), self._project.is_class, self._roots)
         try:
             return tokenizer.token(value)
         except OpaqueValueError as exc:
@@ -235,6 +256,7 @@ class Fingerprinter:
     ) -> tuple[str, str] | None:
         """(dotted name as read, identity of what it refers to), or None for builtins."""
         head = chain[0]
+        self._report_module_code(module, out)
         if head in namespace:
             obj = namespace[head]
         elif hasattr(builtins, head):
@@ -428,6 +450,8 @@ class Fingerprinter:
         module = sys.modules.get(binding.module)
         if module is None:
             module = self._import_if_project(binding.module)
+        if isinstance(module, _ImportFailure):
+            return ".".join(chain), self._failed_import_ref(module, out)
         if module is None:
             suffix = f".{binding.attr}" if binding.attr else ""
             return ".".join(chain), f"lib:{binding.module}{suffix}"
@@ -436,12 +460,23 @@ class Fingerprinter:
         obj = vars(module).get(binding.attr, _MISSING)
         if obj is _MISSING:
             obj = self._import_if_project(f"{binding.module}.{binding.attr}")
+        if isinstance(obj, _ImportFailure):
+            return ".".join(chain), self._failed_import_ref(obj, out)
         if obj is None or obj is _MISSING:
             return ".".join(chain), f"undefined:{binding.module}.{binding.attr}"
         return self._walk(obj, chain, (binding.module, binding.attr), out)
 
-    def _import_if_project(self, name: str) -> types.ModuleType | None:
-        """Import a not-yet-imported module named in a function body, if it is project code."""
+    def _import_if_project(self, name: str) -> types.ModuleType | _ImportFailure | None:
+        """Import a not-yet-imported module named in a function body, if it is project code.
+
+        None: not project code (a library, installed or not). Project code that raises when
+        imported is an `_ImportFailure`, fingerprinted from its file: never taken for a library.
+        """
+        if name not in self._failed_imports:
+            self._failed_imports[name] = self._try_import(name)
+        return self._failed_imports[name]
+
+    def _try_import(self, name: str) -> types.ModuleType | _ImportFailure | None:
         try:
             spec = importlib.util.find_spec(name.split(".")[0])
         except (ImportError, ValueError):
@@ -450,8 +485,74 @@ class Fingerprinter:
             return None
         try:
             return self._import_module(name)
-        except Exception:
-            return None
+        except Exception as exc:
+            origin = spec.origin
+            with contextlib.suppress(Exception):  # the submodule's own file, if it has one
+                found = importlib.util.find_spec(name)
+                origin = found.origin if found is not None and found.origin else origin
+            return _ImportFailure(name, origin, f"{type(exc).__name__}: {exc}")
+
+    def _failed_import_ref(self, failure: _ImportFailure, out: _Collector) -> str:
+        memo = ("failed", failure.name)
+        if memo not in self._nodes:
+            tree = self._sources.tree(failure.origin)
+            text = source.canonical(tree) if tree is not None else "<no source>"
+            warning = (
+                f"project module '{failure.name}' could not be imported while fingerprinting "
+                f"({failure.error}); fingerprinted from its source file"
+            )
+            file = self._project.relpath(failure.origin)
+            digest = names.digest("module", text)
+            key = f"module {failure.name}"
+            self._nodes[memo] = _Node(key, digest, (), file, (warning,), prefixed=False)
+        out.children[memo] = None
+        return f"failed:{failure.name}"
+
+    # ---------------------------------------------------------------- code without a file
+
+    def _is_dynamic(self, func: types.FunctionType) -> bool:
+        """A function compiled from a string (eval, exec) by project code, not by a library."""
+        filename = func.__code__.co_filename
+        if not filename.startswith("<") or filename.startswith("<frozen"):
+            return False
+        name = func.__globals__.get("__name__")
+        module = sys.modules.get(name) if isinstance(name, str) else None
+        if module is None or vars(module) is not func.__globals__:
+            return True  # exec(SRC, namespace): globals of no module
+        return self._project.module_relpath(module) is not None
+
+    def _dynamic_node(self, func: types.FunctionType) -> _Node:
+        out = _Collector()
+        bindings, _ = self._code_bindings(func, None, None, out, skip_stage_decorator=False)
+        instance = [] if names.has_instances(func) else self._instance(func, out)
+        code = names.code_token(func.__code__)
+        digest = names.digest("dynamic", code, sorted(bindings), instance)
+        out.warnings.append(
+            f"made by eval() or exec() from a string (its code is in "
+            f"{func.__code__.co_filename}, not in a file): fingerprinted by its bytecode, "
+            "which changes with the Python version; define it in a module instead"
+        )
+        return _Node(
+            names.function_key(func), digest, tuple(out.children), None, tuple(out.warnings)
+        )
+
+    def _report_module_code(self, module_name: str, out: _Collector) -> None:
+        """A project module whose top-level code calls eval/exec: reported once, as a node."""
+        if module_name not in self._module_hazards:
+            module = sys.modules.get(module_name)
+            filename = getattr(module, "__file__", None) if module is not None else None
+            found: tuple[str, ...] = ()
+            if isinstance(filename, str) and self._project.relpath(filename) is not None:
+                tree = self._sources.tree(filename)
+                found = tuple(source.module_level_evals(tree)) if tree is not None else ()
+            self._module_hazards[module_name] = found
+        hazards = self._module_hazards[module_name]
+        if hazards:
+            memo = ("module code", module_name)
+            if memo not in self._nodes:
+                key = f"{module_name}.<module code>"
+                self._nodes[memo] = _Node(key, names.digest("hazards", hazards), (), None, hazards)
+            out.children[memo] = None
 
     def _code_warnings(
         self, analysis: source.Analysis | None, global_names: set[str], out: _Collector
