@@ -10,6 +10,7 @@ import yaml
 
 import fastpipe.api as api
 from fastpipe.errors import DvcError
+from fastpipe.export import report
 from fastpipe.export.dvcyaml import DEFAULTS_FILE, MARKER
 from tests.export.conftest import FILES, PARAMS, MakeProject
 
@@ -184,3 +185,46 @@ def test_a_stage_name_dvc_cannot_hold_is_refused(make_project: MakeProject) -> N
 
     with pytest.raises(DvcError, match="'@'"):
         api.export(root=root)
+
+
+@pytest.mark.parametrize("output", ["review", "deep/er/review/", "deep/er/dvc.yaml"])
+def test_an_output_directory_that_does_not_exist_is_created(project: Path, output: str) -> None:
+    result = api.export(root=project, output=output)
+
+    dvc_yaml = result.written[0]
+    assert dvc_yaml.endswith("/dvc.yaml") and (project / dvc_yaml).is_file()
+    assert set(_stages(project, dvc_yaml)) == {"clean", "notes", "train"}
+
+
+HAND_WRITTEN = """\
+stages:
+  mine:
+    cmd: make
+metrics:
+- eval/metrics.json
+plots:
+- eval/plots/roc.json:
+    x: fpr
+    y: tpr
+artifacts:
+  model:
+    path: model.pkl
+    type: model
+"""
+
+
+def test_force_keeps_the_top_level_sections_it_does_not_generate(project: Path) -> None:
+    (project / "dvc.yaml").write_text(HAND_WRITTEN)
+    before = yaml.safe_load(HAND_WRITTEN)
+
+    forced = api.export(root=project, force=True)
+    again = api.export(root=project)  # a later export keeps them too
+
+    after = yaml.safe_load((project / "dvc.yaml").read_text())
+    assert set(after["stages"]) == {"clean", "notes", "train"}
+    for section in ("metrics", "plots", "artifacts"):
+        assert after[section] == before[section], section
+    assert forced.plan.kept == again.plan.kept == ("metrics", "plots", "artifacts")
+    assert report.exported(forced).endswith(
+        "; kept the metrics:, plots:, artifacts: of the dvc.yaml it replaced"
+    )
