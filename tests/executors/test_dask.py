@@ -37,6 +37,8 @@ distributed = pytest.importorskip("distributed")
 
 pytestmark = pytest.mark.timeout(120)
 
+# "Promptly": far below how long the stages would run, with a margin no loaded machine misses.
+PROMPT_S = 15.0
 WORKER_STAGES = """
 import os, signal, time
 from pathlib import Path
@@ -197,7 +199,7 @@ def test_shutdown_with_cancel_ends_remote_stages_promptly(client: Any, project: 
         time.sleep(0.05)
     start = time.monotonic()
     pool.shutdown(cancel_futures=True)
-    assert time.monotonic() - start < 2.0
+    assert time.monotonic() - start < PROMPT_S  # the stage would sleep 30 s
     assert future.done() and not future.result().ok
     assert _wait_gone(int((project / "child.pid").read_text()))
 
@@ -444,8 +446,8 @@ def test_ctrl_c_cancels_remote_stages_and_exits_promptly(client: Any, tmp_path: 
         assert (tmp_path / "child.pid").exists()
         start = time.monotonic()
         run.send_signal(signal.SIGINT)
-        assert run.wait(10) == 130
-        assert time.monotonic() - start < 2.0
+        assert run.wait(PROMPT_S) == 130
+        assert time.monotonic() - start < PROMPT_S  # the stages would sleep 30 s
     finally:
         run.kill()
         run.communicate()
