@@ -9,6 +9,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from tests.fingerprint.conftest import Project
 from tests.fingerprint.test_walker import edit_and_compare
 
@@ -164,6 +166,8 @@ HERE = """\
 import os
 from pathlib import Path
 
+import pytest
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -223,3 +227,49 @@ def test_rebinding_a_library_bound_method_is_a_change(project: Project) -> None:
     project.write("pipeline.py", "import random\nF = random.seed\n\ndef stage_fn():\n    F(0)\n")
 
     assert edit_and_compare(project, "pipeline.py", "random.seed", "random.shuffle")
+
+
+# ------------------------------------------------------------------ no noise a user cannot act on
+
+
+def test_namedtuples_are_fingerprinted_without_warnings(project: Project) -> None:
+    project.write(
+        "pipeline.py",
+        "import collections\nfrom typing import NamedTuple\n\n"
+        'Point = collections.namedtuple("Point", "x y", defaults=[0])\n\n\n'
+        "class Pair(NamedTuple):\n    a: int\n    b: int = 2\n\n\n"
+        "def stage_fn():\n    return Point(1).y + Pair(1).b\n",
+    )
+
+    assert project.manifest().warnings == ()
+    assert edit_and_compare(project, "pipeline.py", '"x y"', '"x z"') == {"pipeline.Point"}
+    assert edit_and_compare(project, "pipeline.py", "defaults=[0]", "defaults=[1]") == {
+        "pipeline.Point"
+    }
+    assert edit_and_compare(project, "pipeline.py", "b: int = 2", "b: int = 3") == {"pipeline.Pair"}
+
+
+def test_operator_getters_are_values(project: Project) -> None:
+    project.write(
+        "pipeline.py",
+        'import operator\n\nGET = operator.itemgetter(0)\nATTR = operator.attrgetter("real")\n\n'
+        "def stage_fn():\n    return GET([1]) + ATTR(2)\n",
+    )
+
+    assert project.manifest().warnings == ()
+    assert edit_and_compare(project, "pipeline.py", "itemgetter(0)", "itemgetter(1)") == {
+        "pipeline.GET"
+    }
+
+
+def test_the_command_line_of_the_process_is_not_part_of_the_fingerprint(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project.write("pipeline.py", "import sys\n\ndef stage_fn():\n    print(sys.argv, sys.path)\n")
+    monkeypatch.setattr(sys, "argv", ["fastpipe", "run"])
+    as_run = project.manifest()
+    monkeypatch.setattr(sys, "argv", ["fastpipe", "status", "--json"])
+    as_status = project.manifest()
+
+    assert as_run.items == as_status.items
+    assert as_run.warnings == ()

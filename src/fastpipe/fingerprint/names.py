@@ -152,3 +152,11 @@ def _constant_token(value: object) -> object:
         items: tuple[object, ...] = value  # pyright: ignore[reportUnknownVariableType]
         return ("tuple", tuple(_constant_token(v) for v in items))
     return (type(value).__name__, repr(value))
+
+
+def namedtuple_fields(cls: type) -> tuple[str, ...] | None:
+    """The fields of a namedtuple class (factory-made or typing.NamedTuple), else None."""
+    fields = vars(cls).get("_fields")
+    if issubclass(cls, tuple) and isinstance(fields, tuple):
+        return tuple(str(f) for f in fields)  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
+    return None

@@ -14,6 +14,7 @@ import enum
 import fractions
 import functools
 import logging
+import operator
 import os
 import pathlib
 import re
@@ -115,6 +116,9 @@ class Tokenizer:
             return f"re:{pattern.pattern!r}:{pattern.flags}"
         if isinstance(value, logging.Logger):
             return f"logger:{value.name}"
+        if isinstance(value, operator.itemgetter | operator.attrgetter):
+            arguments: tuple[Any, ...] = value.__reduce__()[1]  # pyright: ignore[reportAssignmentType]
+            return f"{_type_name(kind)}:{self._token(arguments, active)}"
         if kind.__module__.split(".")[0] == "numpy":
             return _numpy_token(value)
         if dataclasses.is_dataclass(value):

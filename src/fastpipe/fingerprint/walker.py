@@ -39,6 +39,14 @@ _PROCESS_STREAMS = frozenset(
         for name in ("stdin", "stdout", "stderr", "__stdin__", "__stdout__", "__stderr__")
     }
 )
+# How and where this process runs (the command that started it, the import machinery), which
+# differ between `fastpipe run` and `status` and between machines: recorded by name, as
+# hashing their values would make a stage that logs `sys.argv` stale on every command.
+_PROCESS_STATE = frozenset(
+    f"sys.{name}"
+    for name in ("argv", "orig_argv", "path", "executable", "modules", "meta_path",
+                 "path_hooks", "path_importer_cache", "prefix", "base_prefix", "exec_prefix")
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -289,7 +297,7 @@ class Fingerprinter:
             return self._ref(obj, out, key if in_library else None)
         if names.is_code_like(obj) and not isinstance(obj, functools.partial | types.MethodType):
             return self._ref(obj, out)
-        if key in _ENVIRONMENT_READERS or key in _PROCESS_STREAMS:
+        if key in _ENVIRONMENT_READERS or key in _PROCESS_STREAMS or key in _PROCESS_STATE:
             return self._library(key, out)
         # Values, and callables that carry state (partial, bound methods), are module-level
         # bindings of their own: their entry changes when their state does.
@@ -571,7 +579,11 @@ class Fingerprinter:
         )
         key = f"{cls.__module__}.{cls.__qualname__}"
         hazards: list[str] = []
-        if node is None:
+        fields = names.namedtuple_fields(cls)
+        if node is None and fields is not None:  # collections.namedtuple("P", "x y")
+            defaults = self._token(getattr(cls, "_field_defaults", {}), out, "a field default")
+            text, bindings = f"namedtuple{fields}={defaults}", []
+        elif node is None:
             out.warnings.append("cannot find its class statement; only its attributes count")
             text, bindings = "<no source>", []
         else:
@@ -609,8 +621,9 @@ class Fingerprinter:
 
     def _class_attributes(self, cls: type, out: _Collector) -> list[tuple[str, str]]:
         attrs: list[tuple[str, str]] = []
+        fields = names.namedtuple_fields(cls) or ()
         for name, value in sorted(vars(cls).items()):
-            if name in names.CLASS_BOOKKEEPING:
+            if name in names.CLASS_BOOKKEEPING or name in fields:  # a field's accessor
                 continue
             if names.is_code_like(value):
                 if not self._is_generated(name, value):
