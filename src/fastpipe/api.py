@@ -339,7 +339,7 @@ def dag(*, root: Root = None, format: str = "ascii") -> str:
 
 
 def init(*, root: Root = None) -> InitResult:
-    """Create .fastpipe/, and a sample pipeline.py if the directory is empty.
+    """Create .fastpipe/ (and the directory), and a sample pipeline.py if it is empty.
 
     Empty means: nothing but hidden entries (`.git`, `.venv`, `.fastpipe`...). An existing
     project's files are never joined by a sample pipeline (docs/guide.md).
@@ -352,6 +352,7 @@ def init(*, root: Root = None) -> InitResult:
                 f"'{where}' is inside the fastpipe project at '{existing}'; "
                 "run fastpipe there (or init with -C to a directory outside it)"
             )
+    where.mkdir(parents=True, exist_ok=True)
     empty = not any(not entry.name.startswith(".") for entry in where.iterdir())
     created: list[str] = []
     layout = Layout(where)
