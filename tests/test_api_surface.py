@@ -6,6 +6,7 @@ import inspect
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -109,3 +110,49 @@ def test_the_functions_take_root() -> None:
         params = inspect.signature(getattr(fastpipe, name)).parameters
         assert params["root"].kind is inspect.Parameter.KEYWORD_ONLY, name
         assert "cwd" not in params, name
+
+
+PIPELINE = """\
+from pathlib import Path
+
+from fastpipe import stage
+
+
+@stage(outs=["a.txt"])
+def a(n: int = 1) -> None:
+    Path("a.txt").write_text(f"{n}\\n")
+
+
+@stage(deps=["a.txt"], outs=["b.txt"])
+def b() -> None:
+    raise RuntimeError("b is broken")
+"""
+
+
+def test_params_are_python_values_checked_as_set_is(tmp_path: Path) -> None:
+    (tmp_path / "pipeline.py").write_text(PIPELINE)
+
+    result = fastpipe.run("a", root=tmp_path, params={"a.n": 7}, executor="inline")
+
+    assert result.ok and (tmp_path / "a.txt").read_text() == "7\n"
+    with pytest.raises(fastpipe.ParamsError, match="expected int"):
+        fastpipe.run(root=tmp_path, params={"a.n": "seven"})
+    with pytest.raises(fastpipe.ParamsError, match=r"STAGE\.PARAM"):
+        fastpipe.run(root=tmp_path, params={"n": 7})
+    with pytest.raises(fastpipe.ParamsError, match="has no param 'm'"):
+        fastpipe.exec_stage("a", root=tmp_path, params={"a.m": 1})
+
+
+def test_a_failing_stage_is_a_result_and_a_mistake_an_error(tmp_path: Path) -> None:
+    (tmp_path / "pipeline.py").write_text(PIPELINE)
+
+    result = fastpipe.run(root=str(tmp_path), executor="inline")
+
+    assert not result.ok
+    assert result.names(fastpipe.Outcome.FAILED) == ["b"]
+    [failed] = [s for s in result.stages if s.name == "b"]
+    assert failed.error is not None and "b is broken" in failed.error
+    with pytest.raises(fastpipe.UnknownStageError, match="did you mean 'a'"):
+        fastpipe.status(["aa"], root=tmp_path)
+    with pytest.raises(fastpipe.ProjectError):
+        fastpipe.status(root=tmp_path / "nowhere")
