@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 import pytest
 
 from tests.integration.conftest import MakeProject
-from tests.integration.project import ERROR_PREFIX, Project
+from tests.integration.project import BASE_FILES, ERROR_PREFIX
 
 BROKEN = {
     "syntax": "from fastpipe import stage\n\n@stage(outs=['a.txt'])\ndef a(:\n    pass\n",
@@ -32,11 +33,22 @@ def _warnings(err_lines: list[str], fragment: str) -> list[str]:
     return [line for line in err_lines if "warning" in line and fragment in line]
 
 
-def test_a_malformed_lock_is_reported_once_per_command(project: Project) -> None:
-    project.ok("status")  # a snapshot exists: the fast path is tried first
-    project.path(".fastpipe/stages/featurize.lock").write_text("code: [unclosed\n")
+def _backdate(root: Path) -> None:
+    """Every file older than the racy window, so that a snapshot of the project is trusted."""
+    for path in root.rglob("*"):
+        os.utime(path, (time.time() - 30, time.time() - 30))
 
-    status = project.ok("status")
+
+def test_a_malformed_lock_is_reported_once_per_command(make_project: MakeProject) -> None:
+    project = make_project(BASE_FILES)
+    _backdate(project.root)
+    project.ok("run")
+    project.clear_runs()
+    lock = project.path(".fastpipe/stages/featurize.lock")
+    lock.write_text("code: [unclosed\n")
+    os.utime(lock, (time.time() - 30, time.time() - 30))  # not racy: the snapshot is trusted
+
+    status = project.ok("status")  # remembers the pipeline: `run` tries the fast path first
     ran = project.ok("run")
 
     assert len(_warnings(status.err_lines, "'featurize'")) == 1, status.err
@@ -109,8 +121,7 @@ def test_project_code_that_fails_to_import_is_reported_on_every_path(
     make_project: MakeProject,
 ) -> None:
     project = make_project(LAZY_GPU)
-    for path in project.root.iterdir():  # older than the racy window: a snapshot is trusted
-        os.utime(path, (time.time() - 30, time.time() - 30))
+    _backdate(project.root)
 
     ran = project.ok("run")
     imports = project.read("imports.log")

@@ -57,7 +57,7 @@ class Tokenizer:
     ):
         self._ref = ref
         self._is_project_class = is_project_class
-        self._roots = tuple(r.rstrip(os.sep) for r in roots if r)
+        self._roots = tuple(r.rstrip(os.sep) for r in roots if os.path.isabs(r) and r != os.sep)
 
     def token(self, value: object) -> str:
         """The token of `value`; raises OpaqueValueError naming what cannot be fingerprinted."""
