@@ -6,6 +6,7 @@ import inspect
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -127,6 +128,13 @@ def a(n: int = 1) -> None:
 def b() -> None:
     raise RuntimeError("b is broken")
 """
+
+
+@pytest.fixture(autouse=True)
+def _forget_pipeline() -> Iterator[None]:
+    """The inline executor imports pipeline.py here: leave no module behind for other tests."""
+    yield
+    sys.modules.pop("pipeline", None)
 
 
 def test_params_are_python_values_checked_as_set_is(tmp_path: Path) -> None:
