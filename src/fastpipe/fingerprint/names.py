@@ -125,35 +125,6 @@ def is_published_method(obj: types.MethodType) -> bool:
     )
 
 
-def code_token(code: types.CodeType) -> tuple[object, ...]:
-    """A code object's meaning, the same in every process: bytecode, names and constants.
-
-    Constants are tokenized by type and value; nested code objects recursively; frozensets
-    (`x in {'a', 'b'}`) sorted, as their iteration order depends on the hash seed.
-    """
-    return (
-        code.co_code.hex(),
-        code.co_names,
-        code.co_varnames,
-        code.co_freevars,
-        code.co_cellvars,
-        (code.co_argcount, code.co_posonlyargcount, code.co_kwonlyargcount, code.co_flags),
-        tuple(_constant_token(c) for c in code.co_consts),
-    )
-
-
-def _constant_token(value: object) -> object:
-    if isinstance(value, types.CodeType):
-        return code_token(value)
-    if isinstance(value, frozenset):
-        members: frozenset[object] = value  # pyright: ignore[reportUnknownVariableType]
-        return ("frozenset", sorted(repr(_constant_token(v)) for v in members))
-    if isinstance(value, tuple):
-        items: tuple[object, ...] = value  # pyright: ignore[reportUnknownVariableType]
-        return ("tuple", tuple(_constant_token(v) for v in items))
-    return (type(value).__name__, repr(value))
-
-
 def namedtuple_fields(cls: type) -> tuple[str, ...] | None:
     """The fields of a namedtuple class (factory-made or typing.NamedTuple), else None."""
     fields = vars(cls).get("_fields")

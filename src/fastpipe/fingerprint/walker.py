@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import ast
 import builtins
-import contextlib
 import copy
 import functools
 import importlib
-import importlib.util
 import inspect
 import os
 import sys
@@ -25,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fastpipe.fingerprint import bytecode, names, source
+from fastpipe.fingerprint import bytecode, names, source, unsourced
 from fastpipe.fingerprint.project import ProjectCode
 from fastpipe.fingerprint.values import OpaqueValueError, Tokenizer
 from fastpipe.stage import stage as _stage_decorator
@@ -70,15 +68,6 @@ class _Node:
     prefixed: bool = True  # warnings start with the node's key
 
 
-@dataclass(frozen=True)
-class _ImportFailure:
-    """A project module that raised when imported for fingerprinting."""
-
-    name: str
-    origin: str  # its source file
-    error: str  # `ImportError: ...`
-
-
 class _Collector:
     """Identities and children gathered while one node is being hashed."""
 
@@ -106,7 +95,7 @@ class Fingerprinter:
         self._pending: dict[Hashable, Callable[[], _Node]] = {}
         self._keep: list[object] = []  # memo keys use id(); keep those objects alive
         self._instances_in_progress: set[int] = set()
-        self._failed_imports: dict[str, _ImportFailure | types.ModuleType | None] = {}
+        self._failed_imports: dict[str, unsourced.ImportFailure | types.ModuleType | None] = {}
         self._module_hazards: dict[str, tuple[str, ...]] = {}
         self._roots = tuple(dict.fromkeys((str(root), os.path.realpath(root))))
 
@@ -192,7 +181,7 @@ class Fingerprinter:
         self, func: types.FunctionType, out: _Collector, public: str | None = None
     ) -> str:
         if not self._project.is_function(func):
-            if self._is_dynamic(func):
+            if unsourced.is_dynamic(func, self._project):
                 memo = ("id", id(func))
                 self._schedule(memo, func, lambda: self._dynamic_node(func), out)
                 return f"fn:{names.function_key(func)}"
@@ -458,7 +447,7 @@ class Fingerprinter:
         module = sys.modules.get(binding.module)
         if module is None:
             module = self._import_if_project(binding.module)
-        if isinstance(module, _ImportFailure):
+        if isinstance(module, unsourced.ImportFailure):
             return ".".join(chain), self._failed_import_ref(module, out)
         if module is None:
             suffix = f".{binding.attr}" if binding.attr else ""
@@ -468,78 +457,46 @@ class Fingerprinter:
         obj = vars(module).get(binding.attr, _MISSING)
         if obj is _MISSING:
             obj = self._import_if_project(f"{binding.module}.{binding.attr}")
-        if isinstance(obj, _ImportFailure):
+        if isinstance(obj, unsourced.ImportFailure):
             return ".".join(chain), self._failed_import_ref(obj, out)
         if obj is None or obj is _MISSING:
             return ".".join(chain), f"undefined:{binding.module}.{binding.attr}"
         return self._walk(obj, chain, (binding.module, binding.attr), out)
 
-    def _import_if_project(self, name: str) -> types.ModuleType | _ImportFailure | None:
+    def _import_if_project(self, name: str) -> types.ModuleType | unsourced.ImportFailure | None:
         """Import a not-yet-imported module named in a function body, if it is project code.
 
         None: not project code (a library, installed or not). Project code that raises when
-        imported is an `_ImportFailure`, fingerprinted from its file: never taken for a library.
+        imported is an `ImportFailure`, fingerprinted from its file: never taken for a library.
         """
         if name not in self._failed_imports:
-            self._failed_imports[name] = self._try_import(name)
+            self._failed_imports[name] = unsourced.try_import(
+                name, self._project, self._import_module
+            )
         return self._failed_imports[name]
 
-    def _try_import(self, name: str) -> types.ModuleType | _ImportFailure | None:
-        try:
-            spec = importlib.util.find_spec(name.split(".")[0])
-        except (ImportError, ValueError):
-            return None
-        if spec is None or spec.origin is None or self._project.relpath(spec.origin) is None:
-            return None
-        try:
-            return self._import_module(name)
-        except Exception as exc:
-            origin = spec.origin
-            with contextlib.suppress(Exception):  # the submodule's own file, if it has one
-                found = importlib.util.find_spec(name)
-                origin = found.origin if found is not None and found.origin else origin
-            return _ImportFailure(name, origin, f"{type(exc).__name__}: {exc}")
-
-    def _failed_import_ref(self, failure: _ImportFailure, out: _Collector) -> str:
+    def _failed_import_ref(self, failure: unsourced.ImportFailure, out: _Collector) -> str:
         memo = ("failed", failure.name)
         if memo not in self._nodes:
             tree = self._sources.tree(failure.origin)
             text = source.canonical(tree) if tree is not None else "<no source>"
-            warning = (
-                f"project module '{failure.name}' could not be imported while fingerprinting "
-                f"({failure.error}); fingerprinted from its source file"
-            )
             file = self._project.relpath(failure.origin)
             digest = names.digest("module", text)
             key = f"module {failure.name}"
-            self._nodes[memo] = _Node(key, digest, (), file, (warning,), prefixed=False)
+            warnings = (failure.warning,)
+            self._nodes[memo] = _Node(key, digest, (), file, warnings, prefixed=False)
         out.children[memo] = None
         return f"failed:{failure.name}"
 
     # ---------------------------------------------------------------- code without a file
 
-    def _is_dynamic(self, func: types.FunctionType) -> bool:
-        """A function compiled from a string (eval, exec) by project code, not by a library."""
-        filename = func.__code__.co_filename
-        if not filename.startswith("<") or filename.startswith("<frozen"):
-            return False
-        name = func.__globals__.get("__name__")
-        module = sys.modules.get(name) if isinstance(name, str) else None
-        if module is None or vars(module) is not func.__globals__:
-            return True  # exec(SRC, namespace): globals of no module
-        return self._project.module_relpath(module) is not None
-
     def _dynamic_node(self, func: types.FunctionType) -> _Node:
         out = _Collector()
         bindings, _ = self._code_bindings(func, None, None, out, skip_stage_decorator=False)
         instance = [] if names.has_instances(func) else self._instance(func, out)
-        code = names.code_token(func.__code__)
+        code = unsourced.code_token(func.__code__)
         digest = names.digest("dynamic", code, sorted(bindings), instance)
-        out.warnings.append(
-            f"made by eval() or exec() from a string (its code is in "
-            f"{func.__code__.co_filename}, not in a file): fingerprinted by its bytecode, "
-            "which changes with the Python version; define it in a module instead"
-        )
+        out.warnings.append(unsourced.dynamic_warning(func))
         return _Node(
             names.function_key(func), digest, tuple(out.children), None, tuple(out.warnings)
         )
