@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import inspect
 import json
+import pkgutil
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -164,3 +166,22 @@ def test_a_failing_stage_is_a_result_and_a_mistake_an_error(tmp_path: Path) -> N
         fastpipe.status(["aa"], root=tmp_path)
     with pytest.raises(fastpipe.ProjectError):
         fastpipe.status(root=tmp_path / "nowhere")
+
+
+def test_no_code_imports_a_submodule_that_a_public_name_hides() -> None:
+    """`from fastpipe import export` gives the function `export`, not the subpackage.
+
+    A public name that is also a submodule's (`export`; `params` if it becomes public) must be
+    imported as `from fastpipe.export import dvcyaml` / `from fastpipe.params import ...`.
+    """
+    package = Path(fastpipe.__file__).parent
+    submodules = {info.name for info in pkgutil.iter_modules([str(package)])}
+    hidden = submodules & set(fastpipe.__all__) - {"stage"}  # `from fastpipe import stage`: @stage
+    assert "export" in hidden
+    pattern = re.compile(r"^\s*from fastpipe import ([\w, ()]+)", re.M)
+    offenders = []
+    for path in [*package.rglob("*.py"), *(package.parents[1] / "tests").rglob("*.py")]:
+        for match in pattern.finditer(path.read_text()):
+            imported = {n.strip(" ()").split(" as ")[0] for n in match.group(1).split(",")}
+            offenders += [f"{path.name}: {name}" for name in imported & hidden]
+    assert not offenders, offenders
