@@ -273,3 +273,16 @@ def test_the_command_line_of_the_process_is_not_part_of_the_fingerprint(
 
     assert as_run.items == as_status.items
     assert as_run.warnings == ()
+
+
+def test_code_tokens_cover_nested_code_sets_and_tuples() -> None:
+    from fastpipe.fingerprint.unsourced import code_token
+
+    def token(src: str) -> tuple[object, ...]:
+        return code_token(compile(src, "<string>", "eval"))
+
+    base = "lambda x: x in {'a', 'b', 'c'} and x not in ('d', ('e', 1.5)) and (lambda: 1)()"
+    assert token(base) == token(base)
+    assert token(base) != token(base.replace("'c'", "'z'"))
+    assert token(base) != token(base.replace("1.5", "2.5"))
+    assert token(base) != token(base.replace("lambda: 1", "lambda: 2"))
