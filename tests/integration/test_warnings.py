@@ -135,3 +135,17 @@ def test_project_code_that_fails_to_import_is_reported_on_every_path(
         assert "ModuleNotFoundError" in result.err and "stage 'a'" in result.err
     assert served_by_the_snapshot
     assert edited["a"]["code"]["items"] == ["module gpumod"], edited
+
+
+def test_a_preload_failure_is_reported_once_the_pipeline_loaded(make_project: MakeProject) -> None:
+    project = make_project(
+        {
+            "pyproject.toml": '[tool.fastpipe]\npreload = ["not_installed_preload_lib"]\n',
+            "pipeline.py": ENVIRONMENT.replace('os.environ.get("HOME", "")', '"a"'),
+        }
+    )
+
+    ran = project.ok("run")
+
+    found = _warnings(ran.err_lines, "could not preload 'not_installed_preload_lib'")
+    assert len(found) == 1, ran.err
