@@ -83,7 +83,7 @@ def one_run(root: Path, executor: str, address: str | None, jobs: int) -> tuple[
 
     start = time.perf_counter()
     result = api.run(
-        cwd=root, force=True, jobs=jobs, executor=executor, dask_address=address, listener=listen
+        root=root, force=True, jobs=jobs, executor=executor, dask_address=address, listener=listen
     )
     wall = time.perf_counter() - start
     assert result.ok, result

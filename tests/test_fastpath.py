@@ -62,7 +62,7 @@ class Proj:
         return len(log.read_text()) if log.exists() else 0
 
     def status(self) -> dict[str, tuple[str, ...]]:
-        report = api.status(cwd=self.root, listener=lambda e: None)
+        report = api.status(root=self.root, listener=lambda e: None)
         return {s.name: tuple(r.kind.value for r in s.reasons) for s in report.stages}
 
     def fast(self) -> bool:
@@ -84,7 +84,7 @@ def proj(tmp_path: Path) -> Iterator[Proj]:
     p.write("pipeline.py", PIPELINE.format(extra=""))
     p.write("helpers.py", HELPERS)
     p.write("data/in.txt", "ab")
-    assert api.run(cwd=tmp_path, executor="inline", listener=lambda e: None).ok
+    assert api.run(root=tmp_path, executor="inline", listener=lambda e: None).ok
     for path in (tmp_path / "data").iterdir():
         backdate(path, 30)
     yield p
@@ -106,7 +106,7 @@ def test_unchanged_project_takes_the_fast_path_with_the_same_answer(proj: Proj) 
 def test_no_op_run_takes_the_fast_path(proj: Proj) -> None:
     settle(proj)
     before = proj.imports()
-    result = api.run(cwd=proj.root, listener=lambda e: None)
+    result = api.run(root=proj.root, listener=lambda e: None)
     assert [s.outcome for s in result.stages] == [Outcome.FRESH, Outcome.FRESH]
     assert proj.imports() == before
 
@@ -282,7 +282,7 @@ def test_a_corrupt_snapshot_is_ignored(proj: Proj) -> None:
 
 def test_overridden_params_never_save_a_snapshot(proj: Proj) -> None:
     settle(proj)
-    api.run(cwd=proj.root, overrides=["first.factor=3"], executor="inline", listener=lambda e: None)
+    api.run(root=proj.root, params={"first.factor": 3}, executor="inline", listener=lambda e: None)
     assert not (proj.root / ".fastpipe" / "cache" / "snapshot.json").exists()
     assert proj.status()["first"] == ("params",)  # params.yaml says 2; the lock says 3
 

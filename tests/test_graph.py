@@ -131,11 +131,6 @@ def test_edge_paths_are_sorted_and_collect_every_dep() -> None:
     assert edges(graph) == {("a", "b"): ("out/a", "out/x", "z.csv")}
 
 
-def test_one_stage_may_nest_its_own_outputs() -> None:
-    graph = build_graph([spec("a", outs=("data", "data/x.csv")), spec("b", ("data/x.csv",))])
-    assert edges(graph) == {("a", "b"): ("data/x.csv",)}
-
-
 def test_empty_pipeline() -> None:
     graph = build_graph([])
     assert len(graph) == 0
@@ -480,7 +475,7 @@ def test_ten_thousand_stage_chain_builds_quickly() -> None:
     graph, seconds = _timed_build(specs)
     print(f"10,000-stage chain: build_graph {seconds:.3f} s")
     assert graph.number_of_edges() == n - 1
-    assert seconds < 10
+    assert seconds < 120  # a bound, not a benchmark: benchmarks/ measures speed
 
 
 def test_ten_thousand_stage_wide_graph_builds_quickly() -> None:
@@ -492,4 +487,26 @@ def test_ten_thousand_stage_wide_graph_builds_quickly() -> None:
     print(f"10,000-stage wide graph: build_graph {seconds:.3f} s")
     assert graph.number_of_edges() == 2 * (n - 2)
     assert len(select(graph, ["gather"])) == n
-    assert seconds < 10
+    assert seconds < 120  # a bound, not a benchmark: benchmarks/ measures speed
+
+
+@pytest.mark.parametrize(
+    ("stage_spec", "inner", "outer"),
+    [
+        (spec("evaluate", outs=("eval",), metrics=("eval/metrics.json",)), "metric", "out"),
+        (spec("evaluate", outs=("eval", "eval/sub/x.csv")), "out", "out"),
+        (spec("evaluate", metrics=("eval/m.json",), plots=("eval",)), "metric", "plot"),
+    ],
+)
+def test_nested_outputs_of_one_stage_are_refused(
+    stage_spec: StageSpec, inner: str, outer: str
+) -> None:
+    with pytest.raises(GraphError, match="DVC rejects overlapping outputs") as caught:
+        build_graph([stage_spec])
+    message = str(caught.value)
+    assert message.startswith(f"stage 'evaluate': {inner} 'eval/")
+    assert f"inside its {outer} 'eval'" in message and "\n" not in message
+
+
+def test_sibling_outputs_of_one_stage_are_fine() -> None:
+    build_graph([spec("evaluate", outs=("eval/plots", "evaluation"), metrics=("eval/m.json",))])

@@ -1,9 +1,15 @@
-"""What the CLI and users call: run(), status(), explain() and friends, returning values."""
+"""What the CLI and users call: run(), status(), explain() and friends, returning values.
+
+Every function takes `root=` (default: the working directory; the project is found at or above
+it, as the CLI finds it) and keyword options named like the CLI flags. User mistakes raise
+`FastpipeError` subclasses; a stage that fails is a result (docs/api.md).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -11,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fastpipe import discovery, fastpath, projectlock
-from fastpipe.errors import ExecutorError, FastpipeError, ProjectError
+from fastpipe.errors import ExecutorError, FastpipeError, FastpipeWarning, ProjectError
 from fastpipe.events import Event, Listener, StageSkipped, Waiting, WarningIssued
 from fastpipe.layout import Layout
 from fastpipe.results import Outcome, RunResult, StageRun
@@ -27,6 +33,7 @@ if TYPE_CHECKING:
     from fastpipe.export.adopt import ImportReport
     from fastpipe.export.dvcyaml import ExportResult
     from fastpipe.export.validate import ValidationReport
+    from fastpipe.params import Override
     from fastpipe.runner import RunOptions
     from fastpipe.worker import StageResult
 
@@ -53,8 +60,24 @@ def summarize() -> None:
 '''
 
 
-class FastpipeWarning(UserWarning):
-    """A warning from fastpipe (e.g. code it cannot fingerprint), for API callers."""
+__all__ = [  # FastpipeWarning is re-exported for callers that imported it from here
+    "FastpipeWarning",
+    "InitResult",
+    "StageInfo",
+    "StatusReport",
+    "dag",
+    "exec_stage",
+    "explain",
+    "export",
+    "import_dvc",
+    "init",
+    "list_stages",
+    "run",
+    "status",
+    "validate_export",
+]
+
+Root = Path | str | None
 
 
 @dataclass(frozen=True)
@@ -70,6 +93,8 @@ class StatusReport:
 
 @dataclass(frozen=True)
 class InitResult:
+    """`init`: the project root and what was created there (`.fastpipe/`, `pipeline.py`)."""
+
     root: Path
     created: tuple[str, ...]
 
@@ -79,34 +104,55 @@ def _warn(event: Event) -> None:
         warnings.warn(event.message, FastpipeWarning, stacklevel=3)
 
 
-def _context(
-    cwd: Path | str | None, listener: Listener | None, overrides: Sequence[str] = ()
-) -> Context:
+def _start(root: Root) -> Path:
+    return Path(root) if root is not None else Path()
+
+
+def _targets(targets: Sequence[str] | str) -> Sequence[str]:
+    return [targets] if isinstance(targets, str) else targets  # run("train") means ["train"]
+
+
+def _overrides(values: Mapping[str, object] | None) -> list[Override]:
+    """`{"train.lr": 0.1}` -> overrides, checked as `--set` is."""
+    if not values:
+        return []
+    from fastpipe.params import override
+
+    return [override(key, value) for key, value in values.items()]
+
+
+def _context(root: Root, listener: Listener | None, overrides: Sequence[Override] = ()) -> Context:
     from fastpipe.context import open_context
 
-    return open_context(Path(cwd or "."), overrides=overrides, listener=listener or _warn)
+    return open_context(_start(root), overrides=overrides, listener=listener or _warn)
 
 
 def run(
-    targets: Sequence[str] = (),
+    targets: Sequence[str] | str = (),
     *,
-    cwd: Path | str | None = None,
+    root: Root = None,
     force: bool = False,
     dry_run: bool = False,
     jobs: int | None = None,
     executor: str | None = None,
     keep_going: bool = False,
-    overrides: Sequence[str] = (),
     downstream: bool = False,
+    params: Mapping[str, object] | None = None,
     wait: bool = True,
     resources: Mapping[str, float] | None = None,
-    devices: DeviceSource | None = None,
-    listener: Listener | None = None,
     dask_address: str | None = None,
+    listener: Listener | None = None,
+    devices: DeviceSource | None = None,
 ) -> RunResult:
-    """Run the stale stages among `targets` (default: all) and their upstream."""
+    """Run the stale stages among `targets` (default: all) and their upstream.
+
+    `params` overrides params as `--set` does: `{"train.lr": 0.1}` (values are Python objects,
+    checked against the annotations). A stage that fails is in the result, not raised.
+    """
     notify = listener or _warn
-    project = discovery.load_project(Path(cwd or "."))
+    targets = _targets(targets)
+    overrides = _overrides(params)
+    project = discovery.load_project(_start(root))
     if dry_run:
         from fastpipe import graph
 
@@ -133,27 +179,50 @@ def run(
             devices=devices,
             dask_address=dask_address or _env_dask_address() or project.config.dask_address,
         )
-        # Started before the pipeline is loaded here, so that its imports overlap ours.
-        warm = start_warm(project, notify) if name == "warm" else None
+        # Started before the pipeline is loaded here, so that its imports overlap ours; what it
+        # reports waits until our load succeeded (a broken pipeline.py is reported alone).
+        from_warm = _Held(notify)
+        warm = start_warm(project, from_warm) if name == "warm" else None
         try:
-            return _execute(project, targets, downstream, overrides, notify, warm, options)
+            ctx = _context(project.root, notify, overrides)
+            from_warm.release()
+            return _execute(ctx, targets, downstream, warm, options)
         finally:
             if warm is not None:
                 warm.shutdown(cancel_futures=True)  # a no-op if the run already shut it down
 
 
+class _Held:
+    """A listener that holds events until `release()`, then passes them on (and all later)."""
+
+    def __init__(self, listener: Listener) -> None:
+        self._listener = listener
+        self._held: list[Event] | None = []
+        self._lock = threading.Lock()
+
+    def __call__(self, event: Event) -> None:
+        with self._lock:
+            if self._held is not None:
+                self._held.append(event)
+                return
+        self._listener(event)
+
+    def release(self) -> None:
+        with self._lock:
+            held, self._held = self._held or [], None
+        for event in held:
+            self._listener(event)
+
+
 def _execute(
-    project: discovery.Project,
+    ctx: Context,
     targets: Sequence[str],
     downstream: bool,
-    overrides: Sequence[str],
-    notify: Listener,
     warm: WarmExecutor | None,
     options: RunOptions,
 ) -> RunResult:
     from fastpipe.runner import execute
 
-    ctx = _context(project.root, notify, overrides)
     selection = ctx.select(targets, downstream=downstream)
     fastpath.remember(ctx)
     try:
@@ -165,8 +234,13 @@ def _execute(
 def _nothing_to_run(
     project: discovery.Project, targets: Sequence[str], downstream: bool, notify: Listener
 ) -> RunResult | None:
-    """The run's result if a trusted snapshot shows every selected stage fresh, else None."""
-    view = fastpath.open_view(project, notify)
+    """The run's result if a trusted snapshot shows every selected stage fresh, else None.
+
+    When it is not, the full load reports the same warnings (code, locks): the fast path's
+    are dropped, so that each is printed once.
+    """
+    held = _Held(notify)
+    view = fastpath.open_view(project, held)
     if view is None:
         return None
     selection = view.select(targets, downstream=downstream)
@@ -174,6 +248,7 @@ def _nothing_to_run(
     view.save()
     if any(s.stale for s in found):
         return None
+    held.release()
     for name in selection:
         notify(StageSkipped(name))
     return RunResult(tuple(StageRun(name, Outcome.FRESH) for name in selection))
@@ -204,15 +279,16 @@ def _dry_run(ctx: Context, selection: list[str], force: bool) -> RunResult:
 
 
 def status(
-    targets: Sequence[str] = (),
+    targets: Sequence[str] | str = (),
     *,
-    cwd: Path | str | None = None,
+    root: Root = None,
     downstream: bool = False,
     listener: Listener | None = None,
 ) -> StatusReport:
     """Whether each selected stage (default: all) is fresh or stale, and why."""
     notify = listener or _warn
-    project = discovery.load_project(Path(cwd or "."))
+    targets = _targets(targets)
+    project = discovery.load_project(_start(root))
     view = fastpath.open_view(project, notify)
     if view is not None:
         report = StatusReport(tuple(view.statuses(view.select(targets, downstream=downstream))))
@@ -225,11 +301,9 @@ def status(
     return report
 
 
-def explain(
-    stage: str, *, cwd: Path | str | None = None, listener: Listener | None = None
-) -> StageStatus:
+def explain(stage: str, *, root: Root = None, listener: Listener | None = None) -> StageStatus:
     """Why `stage` is stale, in detail (old and new values of every changed item)."""
-    ctx = _context(cwd, listener)
+    ctx = _context(root, listener)
     selection = ctx.select([stage])
     found = {s.name: s for s in ctx.statuses(selection)}
     ctx.cache.save()
@@ -244,55 +318,60 @@ class StageInfo:
     params: Mapping[str, Any]
 
 
-def list_stages(*, cwd: Path | str | None = None) -> tuple[StageInfo, ...]:
+def list_stages(*, root: Root = None) -> tuple[StageInfo, ...]:
     """Every stage with its resolved params, in topological order."""
     from fastpipe import graph
 
-    ctx = _context(cwd, None)
+    ctx = _context(root, None)
     return tuple(StageInfo(ctx.spec(n), ctx.params[n]) for n in graph.topological_order(ctx.graph))
 
 
-def dag(*, cwd: Path | str | None = None, fmt: str = "ascii") -> str:
+def dag(*, root: Root = None, format: str = "ascii") -> str:
     """The pipeline graph rendered as `ascii`, `mermaid` or `dot`."""
     from fastpipe import graph
 
     renderers = {"ascii": graph.to_ascii, "mermaid": graph.to_mermaid, "dot": graph.to_dot}
-    if fmt not in renderers:
-        raise FastpipeError(f"unknown dag format '{fmt}' (use ascii, mermaid or dot)")
-    project = discovery.load_project(Path(cwd or "."))
+    if format not in renderers:
+        raise FastpipeError(f"unknown dag format '{format}' (use ascii, mermaid or dot)")
+    project = discovery.load_project(_start(root))
     pipeline = discovery.load_pipeline(project)
-    return renderers[fmt](graph.build_graph(pipeline.specs.values()))
+    return renderers[format](graph.build_graph(pipeline.specs.values()))
 
 
-def init(*, cwd: Path | str | None = None) -> InitResult:
-    """Create .fastpipe/ (and a sample pipeline.py if the directory has no project file)."""
-    root = Path(cwd or ".").resolve()
+def init(*, root: Root = None) -> InitResult:
+    """Create .fastpipe/ (and the directory), and a sample pipeline.py if it is empty.
+
+    Empty means: nothing but hidden entries (`.git`, `.venv`, `.fastpipe`...). An existing
+    project's files are never joined by a sample pipeline (docs/guide.md).
+    """
+    where = _start(root).resolve()
     with contextlib.suppress(ProjectError):
-        existing = discovery.find_root(root)
-        if existing != root:
+        existing = discovery.find_root(where)
+        if existing != where:
             raise ProjectError(
-                f"'{root}' is inside the fastpipe project at '{existing}'; "
+                f"'{where}' is inside the fastpipe project at '{existing}'; "
                 "run fastpipe there (or init with -C to a directory outside it)"
             )
+    where.mkdir(parents=True, exist_ok=True)
+    empty = not any(not entry.name.startswith(".") for entry in where.iterdir())
     created: list[str] = []
-    layout = Layout(root)
+    layout = Layout(where)
     if not layout.state.exists():
         created.append(".fastpipe/")
     layout.ensure()
-    pipeline = root / discovery.PIPELINE_FILE
-    if not pipeline.exists() and not discovery.has_fastpipe_table(root):
-        pipeline.write_text(SAMPLE_PIPELINE)
+    if empty:
+        (where / discovery.PIPELINE_FILE).write_text(SAMPLE_PIPELINE)
         created.append(discovery.PIPELINE_FILE)
-    return InitResult(root, tuple(created))
+    return InitResult(where, tuple(created))
 
 
 # ---------------------------------------------------------------- the DVC bridge (SPEC 10)
 
 
 def export(
-    targets: Sequence[str] = (),
+    targets: Sequence[str] | str = (),
     *,
-    cwd: Path | str | None = None,
+    root: Root = None,
     output: Path | str | None = None,
     force: bool = False,
     listener: Listener | None = None,
@@ -300,16 +379,16 @@ def export(
     """Write dvc.yaml (at the root, or `output`) for `targets` (default: all) and their upstream."""
     from fastpipe.export.dvcyaml import export_pipeline
 
-    ctx = _context(cwd, listener)
-    result = export_pipeline(ctx, targets, Path(cwd or "."), output, force)
+    ctx = _context(root, listener)
+    result = export_pipeline(ctx, _targets(targets), _start(root), output, force)
     ctx.cache.save()
     return result
 
 
 def validate_export(
-    targets: Sequence[str] = (),
+    targets: Sequence[str] | str = (),
     *,
-    cwd: Path | str | None = None,
+    root: Root = None,
     output: Path | str | None = None,
     force: bool = False,
     listener: Listener | None = None,
@@ -320,28 +399,31 @@ def validate_export(
     from fastpipe.export.dvcyaml import export_pipeline
 
     dvc = validate.require_dvc()
-    ctx = _context(cwd, listener)
-    exported = export_pipeline(ctx, targets, Path(cwd or "."), output, force)
+    ctx = _context(root, listener)
+    exported = export_pipeline(ctx, _targets(targets), _start(root), output, force)
     ctx.cache.save()
-    return validate.validate(ctx, exported, targets, dvc, progress or (lambda _: None))
+    return validate.validate(ctx, exported, _targets(targets), dvc, progress or (lambda _: None))
 
 
 def exec_stage(
     stage: str,
     *,
-    cwd: Path | str | None = None,
-    overrides: Sequence[str] = (),
+    root: Root = None,
+    params: Mapping[str, object] | None = None,
     listener: Listener | None = None,
 ) -> StageResult:
-    """Run one stage in this process with its resolved params: no staleness check, no lock."""
+    """Run one stage in this process with its resolved params: no staleness check, no lock.
+
+    `params` overrides params as in `run`. A stage that fails is a result (`ok` false).
+    """
     from fastpipe.export.execute import exec_stage as run_here
 
-    return run_here(_context(cwd, listener, overrides), stage)
+    return run_here(_context(root, listener, _overrides(params)), stage)
 
 
 def import_dvc(
     *,
-    cwd: Path | str | None = None,
+    root: Root = None,
     dvc_file: Path | str | None = None,
     dry_run: bool = False,
     listener: Listener | None = None,
@@ -349,4 +431,4 @@ def import_dvc(
     """Adopt the stages DVC computed (deps and outs still match dvc.lock) by writing locks."""
     from fastpipe.export.adopt import import_dvc as adopt
 
-    return adopt(Path(cwd or "."), dvc_file, dry_run=dry_run, listener=listener or _warn)
+    return adopt(_start(root), dvc_file, dry_run=dry_run, listener=listener or _warn)

@@ -93,7 +93,7 @@ def init(ctx: typer.Context) -> None:
     """Create .fastpipe/ (and a sample pipeline.py if there is no project yet)."""
     from fastpipe import api
 
-    result = api.init(cwd=_globals(ctx).directory)
+    result = api.init(root=_globals(ctx).directory)
     if result.created:
         print(f"initialized fastpipe in {result.root}: created {', '.join(result.created)}")
     else:
@@ -164,13 +164,13 @@ def run(
     try:
         result = api.run(
             stages or (),
-            cwd=g.directory,
+            root=g.directory,
             force=force,
             dry_run=dry_run,
             jobs=jobs,
             executor=executor,
             keep_going=keep_going,
-            overrides=set_ or (),
+            params=_set_params(set_ or ()),
             downstream=downstream,
             wait=not no_wait,
             resources=_resources(resources or ()),
@@ -185,6 +185,14 @@ def run(
     else:
         print(render.dry_run(result) if dry_run else render.run_summary(result))
     return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def _set_params(items: Sequence[str]) -> dict[str, object]:
+    """`--set STAGE.PARAM=VALUE` (VALUE is YAML) -> the API's `params` mapping."""
+    from fastpipe.params import parse_override
+
+    parsed = [parse_override(item) for item in items]
+    return {f"{o.stage}.{o.param}": o.value for o in parsed}
 
 
 def _resources(items: Sequence[str]) -> dict[str, float]:
@@ -218,7 +226,7 @@ def status(
 
     g = _globals(ctx)
     report = api.status(
-        stages or (), cwd=g.directory, downstream=downstream, listener=_printer(g.verbose)
+        stages or (), root=g.directory, downstream=downstream, listener=_printer(g.verbose)
     )
     if as_json:
         print(json.dumps({"stages": [s.to_json() for s in report.stages]}))
@@ -237,7 +245,7 @@ def explain(
     from fastpipe import api, render
 
     g = _globals(ctx)
-    found = api.explain(stage, cwd=g.directory, listener=_printer(g.verbose))
+    found = api.explain(stage, root=g.directory, listener=_printer(g.verbose))
     print(json.dumps(found.to_json(full=True)) if as_json else render.explanation(found))
 
 
@@ -246,7 +254,7 @@ def list_(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """List the stages with their deps, outputs and params."""
     from fastpipe import api, render
 
-    stages = api.list_stages(cwd=_globals(ctx).directory)
+    stages = api.list_stages(root=_globals(ctx).directory)
     if as_json:
         print(json.dumps({"stages": [_stage_json(s.spec, s.params) for s in stages]}))
     else:
@@ -274,7 +282,7 @@ def dag(
     """Print the stage graph."""
     from fastpipe import api
 
-    print(api.dag(cwd=_globals(ctx).directory, fmt=fmt))
+    print(api.dag(root=_globals(ctx).directory, format=fmt))
 
 
 # ---------------------------------------------------------------------------- the DVC bridge
@@ -308,13 +316,13 @@ def export(
     listener = _printer(g.verbose)
     if not validate:
         result = api.export(
-            stages or (), cwd=g.directory, output=output, force=force, listener=listener
+            stages or (), root=g.directory, output=output, force=force, listener=listener
         )
         print(report.exported(result))
         return EXIT_OK
     checked = api.validate_export(
         stages or (),
-        cwd=g.directory,
+        root=g.directory,
         output=output,
         force=force,
         listener=listener,
@@ -342,7 +350,7 @@ def exec_(
 
     g = _globals(ctx)
     result = api.exec_stage(
-        stage, cwd=g.directory, overrides=set_ or (), listener=_printer(g.verbose)
+        stage, root=g.directory, params=_set_params(set_ or ()), listener=_printer(g.verbose)
     )
     finished = StageFinished(result.name, result.ok, result.duration, result.error)
     print(event_line(finished, verbose=g.verbose), file=sys.stderr)
@@ -370,7 +378,7 @@ def import_dvc(
 
     g = _globals(ctx)
     found = api.import_dvc(
-        cwd=g.directory, dvc_file=dvc_file, dry_run=dry_run, listener=_printer(g.verbose)
+        root=g.directory, dvc_file=dvc_file, dry_run=dry_run, listener=_printer(g.verbose)
     )
     print(report.import_plan(found, dry_run=dry_run))
 

@@ -39,6 +39,7 @@ class Context:
     load: LoadFacts | None = None  # None when params were overridden (--set)
     _manifests: dict[str, Manifest] = field(default_factory=dict[str, Manifest])
     _locks: dict[str, LockRead] = field(default_factory=dict[str, LockRead])
+    _warned: set[str] = field(default_factory=set[str])  # stages whose code warnings were shown
 
     @property
     def root(self) -> Path:
@@ -51,12 +52,13 @@ class Context:
         """The code fingerprint of stage `name` (its warnings reported once, unless quiet)."""
         if name not in self._manifests:
             stage = self.pipeline.stages[name]
-            manifest = self.fingerprinter.manifest(stage.func, stage.spec.fingerprint)
-            if not quiet:
-                for warning in manifest.warnings:
-                    self.listener(WarningIssued(f"stage '{name}': {warning}"))
-            self._manifests[name] = manifest
-        return self._manifests[name]
+            self._manifests[name] = self.fingerprinter.manifest(stage.func, stage.spec.fingerprint)
+        manifest = self._manifests[name]
+        if not quiet and name not in self._warned:  # a quiet first call does not silence them
+            self._warned.add(name)
+            for warning in manifest.warnings:
+                self.listener(WarningIssued(f"stage '{name}': {warning}"))
+        return manifest
 
     def lock(self, name: str) -> LockRead:
         """The stage's lock as last read (a malformed one is reported once)."""
@@ -113,7 +115,9 @@ class LoadFacts:
         )
 
 
-def open_context(start: Path, *, overrides: Sequence[str] = (), listener: Listener) -> Context:
+def open_context(
+    start: Path, *, overrides: Sequence[params.Override] = (), listener: Listener
+) -> Context:
     """Load the project at or above `start` and everything commands need about it."""
     project = discovery.load_project(start)
     cache = StatCache.load(project.layout.stat_cache)
@@ -140,8 +144,7 @@ def open_context(start: Path, *, overrides: Sequence[str] = (), listener: Listen
     with importwatch.watch(is_project_file) as recorder:
         pipeline = discovery.load_pipeline(project)
         specs = pipeline.specs
-        parsed = [params.parse_override(o) for o in overrides]
-        resolved = params.resolve_params(specs, params.load_params_file(project.root), parsed)
+        resolved = params.resolve_params(specs, params.load_params_file(project.root), overrides)
     dag = graph.build_graph(specs.values())
     modules = frozenset(
         name

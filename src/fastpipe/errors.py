@@ -15,6 +15,8 @@
                                    cannot express
 
 A stage that fails is not an error of fastpipe's: `run` reports it in its result (exit 1).
+Warnings (code that cannot be fingerprinted, a corrupted lock) reach API callers as
+`FastpipeWarning`s unless they pass a `listener`.
 """
 
 from __future__ import annotations
@@ -92,3 +94,7 @@ class RevisionError(FastpipeError):
 
 class DvcError(FastpipeError):
     """The DVC bridge cannot do what was asked: no dvc, unreadable DVC files, unexportable."""
+
+
+class FastpipeWarning(UserWarning):
+    """A warning from fastpipe (e.g. code it cannot fingerprint), for API callers."""

@@ -160,6 +160,8 @@ def _output_index(stages: Sequence[StageSpec]) -> dict[str, str]:
                     f"stages '{owner}' and '{spec.name}' both output '{out}'; "
                     "each path may be output by one stage only"
                 )
+    for spec in stages:
+        _check_nested_outputs(spec)
     for out, name in index.items():
         for parent in _parents(out):
             owner = index.get(parent, name)
@@ -169,6 +171,24 @@ def _output_index(stages: Sequence[StageSpec]) -> dict[str, str]:
                     f"'{owner}'; outputs of different stages must not overlap"
                 )
     return index
+
+
+def _check_nested_outputs(spec: StageSpec) -> None:
+    """One stage's outputs must not contain each other: DVC rejects overlapping outputs too."""
+    declared = set(spec.outputs)
+    for out in spec.outputs:
+        for parent in _parents(out):
+            if parent in declared:
+                raise GraphError(
+                    f"stage '{spec.name}': {_kind(spec, out)} '{out}' is inside its "
+                    f"{_kind(spec, parent)} '{parent}' (DVC rejects overlapping outputs); "
+                    f"declare the other paths under '{parent}' as outs instead of '{parent}', "
+                    f"or write '{PurePosixPath(out).name}' outside it"
+                )
+
+
+def _kind(spec: StageSpec, path: str) -> str:
+    return "metric" if path in spec.metrics else "plot" if path in spec.plots else "out"
 
 
 def _producers_of(

@@ -85,6 +85,14 @@ def _is_plain(value: object, active: set[int], *, tuples: bool) -> bool:
     return plain
 
 
+def override(key: str, value: object) -> Override:
+    """`{"STAGE.PARAM": value}` from the API (the stage name may hold dots), as `--set` is."""
+    stage_name, dot, param = key.strip().rpartition(".") if isinstance(key, str) else ("", "", "")
+    if not dot or not stage_name or not param.isidentifier():
+        raise ParamsError(f"bad param override {key!r}: expected 'STAGE.PARAM' as the key")
+    return Override(stage_name, param, value)
+
+
 def parse_override(text: str) -> Override:
     """Parse `STAGE.PARAM=VALUE` (the stage name may hold dots; VALUE is YAML)."""
     key, equals, raw = text.partition("=")

@@ -140,7 +140,7 @@ def call_stage(func: Callable[..., Any], task: StageTask) -> str | None:
     """Call the stage in the project root with its params; the user's traceback on failure."""
     with (
         _working_directory(task.root),
-        _environment(task.env),
+        _environment({**pipeline_environment(task.root), **task.env}),
         captured_output(task.name, task.log_path, task.echo),
     ):
         try:
@@ -151,6 +151,15 @@ def call_stage(func: Callable[..., Any], task: StageTask) -> str | None:
         except Exception as exc:
             return format_user_error(exc)
     return None
+
+
+def pipeline_environment(root: str) -> dict[str, str]:
+    """What tools check to know that a pipeline runner runs them, as `dvc repro` sets it.
+
+    dvclive reads DVC_ROOT: set, it does not `dvc exp save` when the stage ends (docs/dvc.md).
+    Under `dvc repro` (a `fastpipe exec` cmd) DVC has set it already, to its own root.
+    """
+    return {} if os.environ.get("DVC_ROOT") else {"DVC_ROOT": root}
 
 
 def _append_to_log(log_path: str | None, text: str) -> None:

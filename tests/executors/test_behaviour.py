@@ -19,6 +19,8 @@ from fastpipe.executors import NAMES, ExecutorSettings, create
 from fastpipe.executors.base import Executor
 from fastpipe.worker import StageResult, StageTask, run_stage
 
+# "Promptly": far below how long the stages would run, with a margin no loaded machine misses.
+PROMPT_S = 15.0
 STAGES = """
 import os, signal, subprocess, sys, time
 from pathlib import Path
@@ -246,7 +248,7 @@ def test_timeout_kills_the_stage_and_its_children(
     start = time.monotonic()
     with make(name, project, lines) as pool:
         result = result_of(pool.submit(run_stage, slow))
-    assert time.monotonic() - start < 10
+    assert time.monotonic() - start < PROMPT_S  # the stage would sleep 30 s
     assert not result.ok
     assert result.error is not None and "timed out after 1s" in result.error
     assert _wait_gone(int((project / "child.pid").read_text()))
@@ -263,7 +265,7 @@ def test_shutdown_with_cancel_stops_running_stages_promptly(
         time.sleep(0.05)
     start = time.monotonic()
     pool.shutdown(cancel_futures=True)
-    assert time.monotonic() - start < 2.0
+    assert time.monotonic() - start < PROMPT_S  # the stage would sleep 30 s
     assert future.done()
     assert not future.result().ok
     assert _wait_gone(int((project / "child.pid").read_text()))

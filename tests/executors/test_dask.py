@@ -37,6 +37,8 @@ distributed = pytest.importorskip("distributed")
 
 pytestmark = pytest.mark.timeout(120)
 
+# "Promptly": far below how long the stages would run, with a margin no loaded machine misses.
+PROMPT_S = 15.0
 WORKER_STAGES = """
 import os, signal, time
 from pathlib import Path
@@ -197,7 +199,7 @@ def test_shutdown_with_cancel_ends_remote_stages_promptly(client: Any, project: 
         time.sleep(0.05)
     start = time.monotonic()
     pool.shutdown(cancel_futures=True)
-    assert time.monotonic() - start < 2.0
+    assert time.monotonic() - start < PROMPT_S  # the stage would sleep 30 s
     assert future.done() and not future.result().ok
     assert _wait_gone(int((project / "child.pid").read_text()))
 
@@ -237,7 +239,7 @@ def test_gpu_stages_never_exceed_the_gpus_workers_advertise(
     write_pipeline(tmp_path, gpu_stages(gpus))
     try:
         result = api.run(
-            cwd=tmp_path,
+            root=tmp_path,
             jobs=8,
             dask_address=client.scheduler.address,
             devices=StaticDevices(()),  # none here: the cluster's workers have them
@@ -263,7 +265,7 @@ def test_on_its_own_local_cluster_fastpipe_places_gpu_stages_as_it_does_locally(
     write_pipeline(tmp_path, GPU_STAGES)
     try:
         devices = StaticDevices((Device(0), Device(1)))
-        assert api.run(cwd=tmp_path, jobs=4, executor="dask", devices=devices).ok
+        assert api.run(root=tmp_path, jobs=4, executor="dask", devices=devices).ok
     finally:
         for name in ("pipeline", "spanlib"):
             sys.modules.pop(name, None)
@@ -383,16 +385,16 @@ def test_the_address_comes_from_the_flag_then_the_environment_then_the_config(
     )
     monkeypatch.setenv("FASTPIPE_DASK_ADDRESS", address)
     try:
-        assert api.run(cwd=tmp_path, force=True).ok  # the environment wins over the config
+        assert api.run(root=tmp_path, force=True).ok  # the environment wins over the config
         monkeypatch.setenv("FASTPIPE_DASK_ADDRESS", unreachable)
-        assert api.run(cwd=tmp_path, force=True, dask_address=address).ok  # the flag wins
+        assert api.run(root=tmp_path, force=True, dask_address=address).ok  # the flag wins
         (tmp_path / "pyproject.toml").write_text(
             f'[tool.fastpipe]\nexecutor = "dask"\ndask_address = "{address}"\n'
         )
         monkeypatch.delenv("FASTPIPE_DASK_ADDRESS")
-        assert api.run(cwd=tmp_path, force=True).ok  # the config, when nothing else says
+        assert api.run(root=tmp_path, force=True).ok  # the config, when nothing else says
         with pytest.raises(ExecutorError, match="--dask-address is for --executor dask"):
-            api.run(cwd=tmp_path, executor="warm", dask_address=address)
+            api.run(root=tmp_path, executor="warm", dask_address=address)
     finally:
         sys.modules.pop("pipeline", None)
 
@@ -411,7 +413,7 @@ def test_random_dag_gives_byte_identical_outputs_and_locks_to_warm(
         (root / "spanlib.py").write_text(textwrap.dedent(SPANS))
         write_pipeline(root, dag_pipeline(deps))
         try:
-            assert api.run(cwd=root, jobs=4, executor=executor, dask_address=address).ok
+            assert api.run(root=root, jobs=4, executor=executor, dask_address=address).ok
         finally:
             for name in ("pipeline", "spanlib"):
                 sys.modules.pop(name, None)
@@ -444,8 +446,8 @@ def test_ctrl_c_cancels_remote_stages_and_exits_promptly(client: Any, tmp_path: 
         assert (tmp_path / "child.pid").exists()
         start = time.monotonic()
         run.send_signal(signal.SIGINT)
-        assert run.wait(10) == 130
-        assert time.monotonic() - start < 2.0
+        assert run.wait(PROMPT_S) == 130
+        assert time.monotonic() - start < PROMPT_S  # the stages would sleep 30 s
     finally:
         run.kill()
         run.communicate()

@@ -64,9 +64,9 @@ def write_dvc_lock(root: Path, *, dos2unix: bool = False) -> dict[str, Any]:
 @pytest.fixture
 def computed(project: Path) -> Path:
     """The project exported and run stage by stage as `dvc repro` would, with its dvc.lock."""
-    api.export(cwd=project)
+    api.export(root=project)
     for name in ("clean", "notes", "train"):
-        assert api.exec_stage(name, cwd=project).ok
+        assert api.exec_stage(name, root=project).ok
     write_dvc_lock(project)
     return project
 
@@ -76,31 +76,31 @@ def _outcomes(report: ImportReport) -> dict[str, tuple[Adoption, tuple[str, ...]
 
 
 def test_every_matching_stage_is_adopted_and_then_fresh(computed: Path) -> None:
-    report = api.import_dvc(cwd=computed)
+    report = api.import_dvc(root=computed)
 
     assert {s.name: s.adoption for s in report.stages} == dict.fromkeys(
         ("clean", "notes", "train"), Adoption.ADOPTED
     )
-    assert api.status(cwd=computed).stale == []
+    assert api.status(root=computed).stale == []
     locks = {p: p.stat().st_mtime_ns for p in (computed / ".fastpipe/stages").iterdir()}
-    assert api.run(cwd=computed, executor="inline").ok
+    assert api.run(root=computed, executor="inline").ok
     assert {p: p.stat().st_mtime_ns for p in locks} == locks  # nothing ran
     assert (computed / "notes.txt").read_text() == "run\n"
 
 
 def test_dry_run_writes_no_lock(computed: Path) -> None:
-    report = api.import_dvc(cwd=computed, dry_run=True)
+    report = api.import_dvc(root=computed, dry_run=True)
 
     assert {s.adoption for s in report.stages} == {Adoption.WOULD_ADOPT}
     assert not (computed / ".fastpipe" / "stages").exists()
 
 
 def test_a_stage_already_fresh_is_left_alone(computed: Path) -> None:
-    api.import_dvc(cwd=computed)
+    api.import_dvc(root=computed)
     lock = computed / ".fastpipe/stages/clean.lock"
     before = lock.stat().st_mtime_ns
 
-    report = api.import_dvc(cwd=computed)
+    report = api.import_dvc(root=computed)
 
     assert {s.adoption for s in report.stages} == {Adoption.FRESH}
     assert lock.stat().st_mtime_ns == before
@@ -109,7 +109,7 @@ def test_a_stage_already_fresh_is_left_alone(computed: Path) -> None:
 def test_an_output_changed_since_dvc_ran_leaves_that_stage_stale(computed: Path) -> None:
     (computed / "model" / "weights.txt").write_text("tampered\n")
 
-    found = _outcomes(api.import_dvc(cwd=computed))
+    found = _outcomes(api.import_dvc(root=computed))
 
     assert found["clean"][0] is Adoption.ADOPTED
     assert found["train"][0] is Adoption.STALE
@@ -117,7 +117,7 @@ def test_an_output_changed_since_dvc_ran_leaves_that_stage_stale(computed: Path)
         f"out model changed since dvc repro (md5 {_locked(computed, 'train', 'model')} in "
         f"dvc.lock, {dvc_md5(computed / 'model')} now)",
     )
-    assert api.status(cwd=computed).stale == ["train"]
+    assert api.status(root=computed).stale == ["train"]
 
 
 def _locked(root: Path, stage: str, path: str) -> str:
@@ -131,7 +131,7 @@ def test_a_missing_file_and_a_stage_dvc_never_ran(computed: Path) -> None:
     (computed / "dvc.lock").write_text(yaml.safe_dump(lock))
     (computed / "model.txt").unlink()
 
-    found = _outcomes(api.import_dvc(cwd=computed))
+    found = _outcomes(api.import_dvc(root=computed))
 
     assert found["notes"] == (Adoption.STALE, ("not in dvc.lock: DVC has not run it",))
     assert found["train"] == (Adoption.STALE, ("out model.txt is missing or unreadable",))
@@ -142,7 +142,7 @@ def test_params_edited_since_dvc_ran_leave_the_stage_stale(
 ) -> None:
     make_project({"params.yaml": "train:\n  lr: 0.25\nclean:\n  threshold: 2\n"})
 
-    found = _outcomes(api.import_dvc(cwd=computed))
+    found = _outcomes(api.import_dvc(root=computed))
 
     assert found["train"] == (
         Adoption.STALE,
@@ -157,7 +157,7 @@ def test_a_param_dvc_ran_with_another_value_is_not_adopted(computed: Path) -> No
     (computed / "other.yaml").write_text("train:\n  epochs: 5\n")
     (computed / "dvc.lock").write_text(yaml.safe_dump(lock))
 
-    found = _outcomes(api.import_dvc(cwd=computed))
+    found = _outcomes(api.import_dvc(root=computed))
 
     assert found["train"] == (
         Adoption.STALE,
@@ -174,7 +174,7 @@ def test_a_changed_cmd_and_deps_dvc_did_not_track(computed: Path) -> None:
     ]
     (computed / "dvc.lock").write_text(yaml.safe_dump(lock))
 
-    found = _outcomes(api.import_dvc(cwd=computed))
+    found = _outcomes(api.import_dvc(root=computed))
 
     assert found["notes"] == (
         Adoption.STALE,
@@ -188,27 +188,27 @@ def test_a_changed_cmd_and_deps_dvc_did_not_track(computed: Path) -> None:
 
 def test_a_dvc_2_lock_hashes_text_with_dos2unix(project: Path) -> None:
     (project / "data/raw.txt").write_bytes(b"1\r\n2\r\n3\r\n4\r\n")
-    api.export(cwd=project)
+    api.export(root=project)
     for name in ("clean", "notes", "train"):
-        assert api.exec_stage(name, cwd=project).ok
+        assert api.exec_stage(name, root=project).ok
     lock = write_dvc_lock(project, dos2unix=True)
     raw = next(d for d in lock["stages"]["clean"]["deps"] if d["path"] == "data/raw.txt")
     assert raw["md5"] == hashlib.md5(b"1\n2\n3\n4\n").hexdigest()
 
-    found = _outcomes(api.import_dvc(cwd=project))
+    found = _outcomes(api.import_dvc(root=project))
 
     assert {adoption for adoption, _ in found.values()} == {Adoption.ADOPTED}
 
 
 def test_a_dvc_yaml_elsewhere_with_a_wdir(project: Path) -> None:
-    api.export(cwd=project, output="dvc/")
+    api.export(root=project, output="dvc/")
     for name in ("clean", "notes", "train"):
-        assert api.exec_stage(name, cwd=project).ok
+        assert api.exec_stage(name, root=project).ok
     sub = project / "dvc"
     lock = write_dvc_lock_from(project, sub)
     assert lock["stages"]["clean"]["deps"][0]["path"] == "data/raw.txt"  # relative to wdir
 
-    found = _outcomes(api.import_dvc(cwd=project, dvc_file="dvc/dvc.yaml"))
+    found = _outcomes(api.import_dvc(root=project, dvc_file="dvc/dvc.yaml"))
 
     assert {adoption for adoption, _ in found.values()} == {Adoption.ADOPTED}
 
@@ -244,7 +244,7 @@ def test_unreadable_dvc_files_are_errors(
         lock.write_text(lock_text)
 
     with pytest.raises(DvcError, match=message):
-        api.import_dvc(cwd=computed)
+        api.import_dvc(root=computed)
 
 
 def test_params_files_in_json_and_toml_and_keys_gone(computed: Path) -> None:
@@ -255,7 +255,7 @@ def test_params_files_in_json_and_toml_and_keys_gone(computed: Path) -> None:
     lock["stages"]["train"]["params"] = {"p.toml": {"train.gone": 1}}
     (computed / "dvc.lock").write_text(yaml.safe_dump(lock))
 
-    found = _outcomes(api.import_dvc(cwd=computed))
+    found = _outcomes(api.import_dvc(root=computed))
 
     assert found["clean"][0] is Adoption.ADOPTED
     assert found["train"] == (Adoption.STALE, ("param train.gone is no longer in p.toml",))
@@ -270,7 +270,7 @@ def test_stages_dvc_no_longer_defines_or_cannot_vouch_for(computed: Path) -> Non
     del lock["stages"]["train"]["outs"][0]["md5"]
     (computed / "dvc.lock").write_text(yaml.safe_dump(lock))
 
-    found = _outcomes(api.import_dvc(cwd=computed))
+    found = _outcomes(api.import_dvc(root=computed))
 
     assert found["notes"] == (Adoption.STALE, ("dvc.yaml no longer defines it",))
     assert found["clean"] == (Adoption.STALE, ("dep ../outside.txt is outside the project",))
@@ -290,7 +290,7 @@ def test_files_edited_while_being_compared_are_not_adopted(
 
     monkeypatch.setattr(adopt, "mismatches", edit_then_compare)
 
-    found = _outcomes(api.import_dvc(cwd=computed))
+    found = _outcomes(api.import_dvc(root=computed))
 
     assert found["notes"] == (
         Adoption.STALE,
@@ -323,6 +323,6 @@ def test_a_file_inside_a_directory_dvc_tracked_is_covered_by_it(computed: Path) 
     deps[:] = [d for d in deps if d["path"] != "data/raw.txt"] + [_entry(computed, "data")]
     (computed / "dvc.lock").write_text(yaml.safe_dump(lock))
 
-    found = _outcomes(api.import_dvc(cwd=computed))
+    found = _outcomes(api.import_dvc(root=computed))
 
     assert found["clean"][0] is Adoption.ADOPTED

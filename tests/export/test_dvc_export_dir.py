@@ -46,7 +46,7 @@ def fresh_modules(tmp_path: Path) -> Iterator[None]:
 def _export(example: Path, tmp_path: Path) -> dict[str, bytes]:
     copy = tmp_path / example.name
     shutil.copytree(example, copy, ignore=shutil.ignore_patterns(*_NOT_COPIED))
-    result = api.export(cwd=copy)
+    result = api.export(root=copy)
     return {relpath: (copy / relpath).read_bytes() for relpath in result.written}
 
 

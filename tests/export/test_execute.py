@@ -13,7 +13,7 @@ from tests.integration.project import fastpipe
 
 
 def test_runs_the_stage_with_params_from_params_yaml(project: Path) -> None:
-    result = api.exec_stage("clean", cwd=project)
+    result = api.exec_stage("clean", root=project)
 
     assert result.ok, result.error
     assert (project / "data/clean.txt").read_text() == "2.0\n3.0\n4.0\n"  # threshold: 2
@@ -21,20 +21,20 @@ def test_runs_the_stage_with_params_from_params_yaml(project: Path) -> None:
 
 
 def test_overrides_apply(project: Path) -> None:
-    result = api.exec_stage("clean", cwd=project, overrides=["clean.scale=10"])
+    result = api.exec_stage("clean", root=project, params={"clean.scale": 10})
 
     assert result.ok, result.error
     assert (project / "data/clean.txt").read_text() == "20.0\n30.0\n40.0\n"
 
 
 def test_outputs_are_removed_first_unless_persist(project: Path) -> None:
-    api.exec_stage("clean", cwd=project)
+    api.exec_stage("clean", root=project)
     (project / "model").mkdir()
     (project / "model/stale.txt").write_text("left over\n")
 
-    assert api.exec_stage("train", cwd=project).ok
-    assert api.exec_stage("notes", cwd=project).ok
-    assert api.exec_stage("notes", cwd=project).ok
+    assert api.exec_stage("train", root=project).ok
+    assert api.exec_stage("notes", root=project).ok
+    assert api.exec_stage("notes", root=project).ok
 
     assert sorted(p.name for p in (project / "model").iterdir()) == ["weights.txt"]
     assert (project / "notes.txt").read_text() == "run\nrun\n"
@@ -42,12 +42,12 @@ def test_outputs_are_removed_first_unless_persist(project: Path) -> None:
 
 def test_a_missing_dep_is_an_error_naming_it(project: Path) -> None:
     with pytest.raises(GraphError, match=r"'data/clean.txt'.*fastpipe run train"):
-        api.exec_stage("train", cwd=project)
+        api.exec_stage("train", root=project)
 
 
 def test_an_unknown_stage_is_an_error(project: Path) -> None:
     with pytest.raises(UnknownStageError, match="did you mean 'train'"):
-        api.exec_stage("trian", cwd=project)
+        api.exec_stage("trian", root=project)
 
 
 FAILING = """\
@@ -102,7 +102,7 @@ made = make("from a factory\\n")
 def test_a_stage_not_importable_by_name_still_runs(make_project: MakeProject) -> None:
     root = make_project({"pipeline.py": FACTORY})
 
-    result = api.exec_stage("made", cwd=root)
+    result = api.exec_stage("made", root=root)
 
     assert result.ok, result.error
     assert (root / "made.txt").read_text() == "from a factory\n"

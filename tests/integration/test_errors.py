@@ -57,6 +57,11 @@ def alpha() -> None: ...
 def beta() -> None: ...
 """
 
+OVERLAP = """\
+@stage(outs=["eval"], metrics=["eval/metrics.json"])
+def evaluate() -> None: ...
+"""
+
 CASES: dict[str, tuple[dict[str, str], list[str], list[str]]] = {
     # id: (files on top of the shared pipeline, arguments, fragments of the error line)
     "unknown-stage": ({}, ["run", "trian"], ["'trian'", "did you mean", "'train'"]),
@@ -75,6 +80,11 @@ CASES: dict[str, tuple[dict[str, str], list[str], list[str]]] = {
     "set-bad-syntax": ({}, ["run", "--set", "train.epochs"], ["train.epochs", "STAGE.PARAM"]),
     "duplicate-out": (_pipeline(TWO_OUTPUT_A), ["run"], ["'alpha'", "'beta'", "a.txt"]),
     "duplicate-stage-name": (_pipeline(TWO_NAMED_SAME), ["list"], ["'same'"]),
+    "overlapping-outs-of-one-stage": (
+        _pipeline(OVERLAP),
+        ["export", "--validate"],  # refused before DVC is run: no `validate:` lines
+        ["stage 'evaluate'", "metric 'eval/metrics.json'", "out 'eval'", "overlapping"],
+    ),
     "missing-dep": (
         _pipeline('@stage(deps=["data/nothere.csv"], outs=["a.txt"])\ndef alpha() -> None: ...\n'),
         ["run"],

@@ -105,6 +105,19 @@ def _git_ignored(root: Path) -> set[str]:
     return ignored
 
 
+def test_init_in_a_non_empty_directory_writes_no_sample_pipeline(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "train.py").write_text("print('mine')\n")
+    (tmp_path / ".git").mkdir()
+
+    result = fastpipe("init", cwd=tmp_path)
+
+    assert result.code == 0, result
+    assert (tmp_path / ".fastpipe").is_dir()
+    assert not (tmp_path / "pipeline.py").exists()
+    assert result.out.strip().endswith("created .fastpipe/"), result
+
+
 def test_init_keeps_an_existing_pipeline(project: Project) -> None:
     before = project.read("pipeline.py")
 

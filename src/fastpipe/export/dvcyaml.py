@@ -9,6 +9,7 @@ from the params-defaults file written beside dvc.yaml (the user's params.yaml is
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import posixpath
 import shlex
@@ -39,6 +40,7 @@ class ExportPlan:
     stages: tuple[str, ...]
     dvc_text: str
     defaults_text: str | None  # None when params.yaml sets every param (no file needed)
+    kept: tuple[str, ...] = ()  # top-level sections of the dvc.yaml there, carried over
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,30 @@ def export_pipeline(
 ) -> ExportResult:
     """Plan and write the export of `targets` to `output` (a path relative to `cwd`)."""
     plan = plan_export(ctx, targets, dvc_yaml_path(ctx.root, cwd, output))
+    plan = keep_sections(ctx.root, plan)
     return ExportResult(plan, write_export(ctx.root, plan, force=force))
+
+
+# Top-level sections of dvc.yaml that are not stages (DVC's schema): a user's `plots:`,
+# `metrics:`, `artifacts:`... that fastpipe does not generate, so an export keeps them.
+KEPT_SECTIONS = ("vars", "params", "metrics", "plots", "artifacts", "datasets")
+
+
+def keep_sections(root: Path, plan: ExportPlan) -> ExportPlan:
+    """`plan` with the top-level non-stage sections of the dvc.yaml already there appended."""
+    try:
+        existing = yamltext.load((root / plan.dvc_yaml).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return plan  # none there, or unreadable: nothing to keep
+    if not isinstance(existing, dict):
+        return plan
+    sections: dict[str, Any] = existing  # pyright: ignore[reportUnknownVariableType]
+    kept = {key: sections[key] for key in KEPT_SECTIONS if key in sections}
+    if not kept:
+        return plan
+    note = f"# Kept from the dvc.yaml this export replaced: {', '.join(kept)}.\n"
+    text = plan.dvc_text + note + dump_yaml(kept)
+    return dataclasses.replace(plan, dvc_text=text, kept=tuple(kept))
 
 
 def plan_export(ctx: Context, targets: Sequence[str], dvc_yaml: str) -> ExportPlan:
@@ -90,7 +115,9 @@ def dvc_yaml_path(root: Path, cwd: Path, given: Path | str | None) -> str:
     if given is None:
         return DVC_YAML
     path = cwd / given
-    if path.is_dir() or str(given).endswith(("/", os.sep)):
+    # A directory, one to create (a missing path without a suffix: `-o review`), or a file.
+    missing_dir = not path.exists() and not path.suffix and path.name != DVC_YAML
+    if path.is_dir() or missing_dir or str(given).endswith(("/", os.sep)):
         path = path / DVC_YAML
     try:
         relpath = path.resolve().relative_to(root).as_posix()
@@ -223,6 +250,7 @@ def write_export(root: Path, plan: ExportPlan, *, force: bool = False) -> tuple[
                 "(it may be your own DVC pipeline) or pass --force to overwrite it"
             )
     for relpath, text in files.items():
+        (root / relpath).parent.mkdir(parents=True, exist_ok=True)
         atomic_write(root / relpath, text.encode("utf-8"))
     if plan.defaults_text is None and _generated(root / plan.defaults):
         (root / plan.defaults).unlink()

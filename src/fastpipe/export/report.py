@@ -16,7 +16,11 @@ def exported(result: ExportResult) -> str:
     """`wrote dvc.yaml and params.defaults.yaml (5 stages)`."""
     count = len(result.plan.stages)
     files = " and ".join(result.written)
-    return f"wrote {files} ({count} stage{'s' if count != 1 else ''})"
+    line = f"wrote {files} ({count} stage{'s' if count != 1 else ''})"
+    if result.plan.kept:
+        sections = ", ".join(f"{key}:" for key in result.plan.kept)
+        line += f"; kept the {sections} of the {result.plan.dvc_yaml} it replaced"
+    return line
 
 
 def validation_table(report: ValidationReport) -> str:

@@ -109,3 +109,25 @@ def disambiguate(items: dict[str, set[str]]) -> dict[str, str]:
             for h in hashes:
                 result[f"{key}#{h[:8]}"] = h
     return dict(sorted(result.items()))
+
+
+def is_published_method(obj: types.MethodType) -> bool:
+    """A bound method that its library module publishes (`random.seed`, bound to a hidden
+    `random.Random`): a library callable, recorded by name. A method bound to an object the
+    project made is not published anywhere, and its object's state counts.
+    """
+    module = sys.modules.get(getattr(obj, "__module__", None) or "")
+    published = getattr(module, getattr(obj, "__name__", ""), None) if module else None
+    return (
+        isinstance(published, types.MethodType)
+        and published.__self__ is obj.__self__
+        and published.__func__ is obj.__func__
+    )
+
+
+def namedtuple_fields(cls: type) -> tuple[str, ...] | None:
+    """The fields of a namedtuple class (factory-made or typing.NamedTuple), else None."""
+    fields = vars(cls).get("_fields")
+    if issubclass(cls, tuple) and isinstance(fields, tuple):
+        return tuple(str(f) for f in fields)  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
+    return None

@@ -287,6 +287,25 @@ def hazards(analysis: Analysis, global_names: set[str]) -> list[str]:
     return found
 
 
+def module_level_evals(tree: ast.Module) -> list[str]:
+    """eval()/exec() calls that run when the module is imported (not inside a def or lambda)."""
+    found: list[tuple[int, str]] = []
+    pending: list[ast.AST] = list(tree.body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            continue
+        chain = chain_of(node.func) if isinstance(node, ast.Call) else None
+        if isinstance(node, ast.Call) and chain in (("eval",), ("exec",)):
+            found.append((node.lineno, f"{chain[0]}() (line {node.lineno})"))
+        pending.extend(ast.iter_child_nodes(node))
+    return [
+        f"module-level {call}: what it defines has no source file; it is fingerprinted by "
+        "its bytecode where a stage reaches it"
+        for _, call in sorted(found)
+    ]
+
+
 def _call_hazard(call: ast.Call) -> list[str]:
     chain = chain_of(call.func)
     if chain is None:

@@ -14,6 +14,8 @@ import enum
 import fractions
 import functools
 import logging
+import operator
+import os
 import pathlib
 import re
 import types
@@ -40,11 +42,22 @@ class OpaqueValueError(Exception):
 
 
 class Tokenizer:
-    """Turns values into tokens; `ref(obj)` gives the identity of code-like objects."""
+    """Turns values into tokens; `ref(obj)` gives the identity of code-like objects.
 
-    def __init__(self, ref: Callable[[object], str], is_project_class: Callable[[type], bool]):
+    A string or path under one of `roots` (the project root, as given and resolved) is
+    tokenized relative to it, as `<root>/...`: `HERE = os.path.dirname(__file__)` gives the
+    same manifest in every checkout of the project.
+    """
+
+    def __init__(
+        self,
+        ref: Callable[[object], str],
+        is_project_class: Callable[[type], bool],
+        roots: tuple[str, ...] = (),
+    ):
         self._ref = ref
         self._is_project_class = is_project_class
+        self._roots = tuple(r.rstrip(os.sep) for r in roots if os.path.isabs(r) and r != os.sep)
 
     def token(self, value: object) -> str:
         """The token of `value`; raises OpaqueValueError naming what cannot be fingerprinted."""
@@ -52,6 +65,10 @@ class Tokenizer:
 
     def _token(self, value: object, active: set[int]) -> str:
         kind = type(value)
+        if isinstance(value, str | pathlib.PurePath) and self._roots:
+            relative = self._under_root(str(value))
+            if relative is not None:
+                return f"{_type_name(kind)}:<root>{relative!r}"
         if isinstance(value, _REPR_TYPES) and not isinstance(value, enum.Enum):
             return f"{_type_name(kind)}:{value!r}"
         if isinstance(value, _CODE_TYPES) or _is_wrapper(value):
@@ -63,6 +80,13 @@ class Tokenizer:
             return self._composite(value, active)
         finally:
             active.discard(id(value))
+
+    def _under_root(self, text: str) -> str | None:
+        """The part of `text` after the project root ('' or '/...'), or None if not under it."""
+        for root in self._roots:
+            if text == root or text.startswith(root + os.sep):
+                return text[len(root) :]
+        return None
 
     def _composite(self, value: object, active: set[int]) -> str:
         kind = type(value)
@@ -92,6 +116,9 @@ class Tokenizer:
             return f"re:{pattern.pattern!r}:{pattern.flags}"
         if isinstance(value, logging.Logger):
             return f"logger:{value.name}"
+        if isinstance(value, operator.itemgetter | operator.attrgetter):
+            arguments: tuple[Any, ...] = value.__reduce__()[1]  # pyright: ignore[reportAssignmentType]
+            return f"{_type_name(kind)}:{self._token(arguments, active)}"
         if kind.__module__.split(".")[0] == "numpy":
             return _numpy_token(value)
         if dataclasses.is_dataclass(value):

@@ -14,8 +14,8 @@ import builtins
 import copy
 import functools
 import importlib
-import importlib.util
 import inspect
+import os
 import sys
 import types
 from collections.abc import Callable, Hashable, Iterable, Mapping
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fastpipe.fingerprint import bytecode, names, source
+from fastpipe.fingerprint import bytecode, names, source, unsourced
 from fastpipe.fingerprint.project import ProjectCode
 from fastpipe.fingerprint.values import OpaqueValueError, Tokenizer
 from fastpipe.stage import stage as _stage_decorator
@@ -37,6 +37,14 @@ _PROCESS_STREAMS = frozenset(
         for name in ("stdin", "stdout", "stderr", "__stdin__", "__stdout__", "__stderr__")
     }
 )
+# How and where this process runs (the command that started it, the import machinery), which
+# differ between `fastpipe run` and `status` and between machines: recorded by name, as
+# hashing their values would make a stage that logs `sys.argv` stale on every command.
+_PROCESS_STATE = frozenset(
+    f"sys.{name}"
+    for name in ("argv", "orig_argv", "path", "executable", "modules", "meta_path",
+                 "path_hooks", "path_importer_cache", "prefix", "base_prefix", "exec_prefix")
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -57,6 +65,7 @@ class _Node:
     file: str | None = None
     warnings: tuple[str, ...] = ()
     library: bool = False  # a library object, recorded by name
+    prefixed: bool = True  # warnings start with the node's key
 
 
 class _Collector:
@@ -86,6 +95,9 @@ class Fingerprinter:
         self._pending: dict[Hashable, Callable[[], _Node]] = {}
         self._keep: list[object] = []  # memo keys use id(); keep those objects alive
         self._instances_in_progress: set[int] = set()
+        self._failed_imports: dict[str, unsourced.ImportFailure | types.ModuleType | None] = {}
+        self._module_hazards: dict[str, tuple[str, ...]] = {}
+        self._roots = tuple(dict.fromkeys((str(root), os.path.realpath(root))))
 
     # ---------------------------------------------------------------- public
 
@@ -112,7 +124,7 @@ class Fingerprinter:
                 files.add(node.file)
             if node.library:
                 libraries.add(node.key)
-            warnings.extend(f"{node.key}: {w}" for w in node.warnings)
+            warnings.extend(f"{node.key}: {w}" if node.prefixed else w for w in node.warnings)
             for child in node.children:
                 if child not in seen:
                     seen.add(child)
@@ -144,6 +156,8 @@ class Fingerprinter:
         if isinstance(obj, functools.partial):
             return self._partial(obj, out)  # pyright: ignore[reportUnknownArgumentType]
         if isinstance(obj, types.MethodType):
+            if names.is_published_method(obj) and not self._project.is_callable(obj.__func__):
+                return self._library(public or names.library_name(obj), out)  # random.seed
             owner = self._token(obj.__self__, out, "bound method")
             return f"method({self._ref(obj.__func__, out)},{owner})"
         if isinstance(obj, types.FunctionType):
@@ -167,6 +181,10 @@ class Fingerprinter:
         self, func: types.FunctionType, out: _Collector, public: str | None = None
     ) -> str:
         if not self._project.is_function(func):
+            if unsourced.is_dynamic(func, self._project):
+                memo = ("id", id(func))
+                self._schedule(memo, func, lambda: self._dynamic_node(func), out)
+                return f"fn:{names.function_key(func)}"
             return self._library(public or names.library_name(func), out)
         key = names.function_key(func)
         self._schedule(("id", id(func)), func, lambda: self._function_node(func), out)
@@ -221,7 +239,7 @@ class Fingerprinter:
         return self._nodes[memo]
 
     def _token(self, value: object, out: _Collector, what: str) -> str:
-        tokenizer = Tokenizer(lambda obj: self._ref(obj, out), self._project.is_class)
+        tokenizer = Tokenizer(lambda obj: self._ref(obj, out), self._project.is_class, self._roots)
         try:
             return tokenizer.token(value)
         except OpaqueValueError as exc:
@@ -235,6 +253,7 @@ class Fingerprinter:
     ) -> tuple[str, str] | None:
         """(dotted name as read, identity of what it refers to), or None for builtins."""
         head = chain[0]
+        self._report_module_code(module, out)
         if head in namespace:
             obj = namespace[head]
         elif hasattr(builtins, head):
@@ -267,7 +286,7 @@ class Fingerprinter:
             return self._ref(obj, out, key if in_library else None)
         if names.is_code_like(obj) and not isinstance(obj, functools.partial | types.MethodType):
             return self._ref(obj, out)
-        if key in _ENVIRONMENT_READERS or key in _PROCESS_STREAMS:
+        if key in _ENVIRONMENT_READERS or key in _PROCESS_STREAMS or key in _PROCESS_STATE:
             return self._library(key, out)
         # Values, and callables that carry state (partial, bound methods), are module-level
         # bindings of their own: their entry changes when their state does.
@@ -428,6 +447,8 @@ class Fingerprinter:
         module = sys.modules.get(binding.module)
         if module is None:
             module = self._import_if_project(binding.module)
+        if isinstance(module, unsourced.ImportFailure):
+            return ".".join(chain), self._failed_import_ref(module, out)
         if module is None:
             suffix = f".{binding.attr}" if binding.attr else ""
             return ".".join(chain), f"lib:{binding.module}{suffix}"
@@ -436,22 +457,67 @@ class Fingerprinter:
         obj = vars(module).get(binding.attr, _MISSING)
         if obj is _MISSING:
             obj = self._import_if_project(f"{binding.module}.{binding.attr}")
+        if isinstance(obj, unsourced.ImportFailure):
+            return ".".join(chain), self._failed_import_ref(obj, out)
         if obj is None or obj is _MISSING:
             return ".".join(chain), f"undefined:{binding.module}.{binding.attr}"
         return self._walk(obj, chain, (binding.module, binding.attr), out)
 
-    def _import_if_project(self, name: str) -> types.ModuleType | None:
-        """Import a not-yet-imported module named in a function body, if it is project code."""
-        try:
-            spec = importlib.util.find_spec(name.split(".")[0])
-        except (ImportError, ValueError):
-            return None
-        if spec is None or spec.origin is None or self._project.relpath(spec.origin) is None:
-            return None
-        try:
-            return self._import_module(name)
-        except Exception:
-            return None
+    def _import_if_project(self, name: str) -> types.ModuleType | unsourced.ImportFailure | None:
+        """Import a not-yet-imported module named in a function body, if it is project code.
+
+        None: not project code (a library, installed or not). Project code that raises when
+        imported is an `ImportFailure`, fingerprinted from its file: never taken for a library.
+        """
+        if name not in self._failed_imports:
+            self._failed_imports[name] = unsourced.try_import(
+                name, self._project, self._import_module
+            )
+        return self._failed_imports[name]
+
+    def _failed_import_ref(self, failure: unsourced.ImportFailure, out: _Collector) -> str:
+        memo = ("failed", failure.name)
+        if memo not in self._nodes:
+            tree = self._sources.tree(failure.origin)
+            text = source.canonical(tree) if tree is not None else "<no source>"
+            file = self._project.relpath(failure.origin)
+            digest = names.digest("module", text)
+            key = f"module {failure.name}"
+            warnings = (failure.warning,)
+            self._nodes[memo] = _Node(key, digest, (), file, warnings, prefixed=False)
+        out.children[memo] = None
+        return f"failed:{failure.name}"
+
+    # ---------------------------------------------------------------- code without a file
+
+    def _dynamic_node(self, func: types.FunctionType) -> _Node:
+        out = _Collector()
+        bindings, _ = self._code_bindings(func, None, None, out, skip_stage_decorator=False)
+        instance = [] if names.has_instances(func) else self._instance(func, out)
+        code = unsourced.code_token(func.__code__)
+        digest = names.digest("dynamic", code, sorted(bindings), instance)
+        out.warnings.append(unsourced.dynamic_warning(func))
+        return _Node(
+            names.function_key(func), digest, tuple(out.children), None, tuple(out.warnings)
+        )
+
+    def _report_module_code(self, module_name: str, out: _Collector) -> None:
+        """A project module whose top-level code calls eval/exec: reported once, as a node."""
+        if module_name not in self._module_hazards:
+            module = sys.modules.get(module_name)
+            filename = getattr(module, "__file__", None) if module is not None else None
+            found: tuple[str, ...] = ()
+            if isinstance(filename, str) and self._project.relpath(filename) is not None:
+                tree = self._sources.tree(filename)
+                found = tuple(source.module_level_evals(tree)) if tree is not None else ()
+            self._module_hazards[module_name] = found
+        hazards = self._module_hazards[module_name]
+        if hazards:
+            memo = ("module code", module_name)
+            if memo not in self._nodes:
+                key = f"{module_name}.<module code>"
+                self._nodes[memo] = _Node(key, names.digest("hazards", hazards), (), None, hazards)
+            out.children[memo] = None
 
     def _code_warnings(
         self, analysis: source.Analysis | None, global_names: set[str], out: _Collector
@@ -470,7 +536,11 @@ class Fingerprinter:
         )
         key = f"{cls.__module__}.{cls.__qualname__}"
         hazards: list[str] = []
-        if node is None:
+        fields = names.namedtuple_fields(cls)
+        if node is None and fields is not None:  # collections.namedtuple("P", "x y")
+            defaults = self._token(getattr(cls, "_field_defaults", {}), out, "a field default")
+            text, bindings = f"namedtuple{fields}={defaults}", []
+        elif node is None:
             out.warnings.append("cannot find its class statement; only its attributes count")
             text, bindings = "<no source>", []
         else:
@@ -508,8 +578,9 @@ class Fingerprinter:
 
     def _class_attributes(self, cls: type, out: _Collector) -> list[tuple[str, str]]:
         attrs: list[tuple[str, str]] = []
+        fields = names.namedtuple_fields(cls) or ()
         for name, value in sorted(vars(cls).items()):
-            if name in names.CLASS_BOOKKEEPING:
+            if name in names.CLASS_BOOKKEEPING or name in fields:  # a field's accessor
                 continue
             if names.is_code_like(value):
                 if not self._is_generated(name, value):
