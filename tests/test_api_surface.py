@@ -27,13 +27,16 @@ PUBLIC = [
     "ImportReport",
     "InitResult",
     "LockSchemaError",
+    "Out",
     "Outcome",
     "ParamsError",
+    "Plot",
     "ProjectBusyError",
     "ProjectError",
     "Reason",
     "ReasonKind",
     "ResourceError",
+    "RevisionError",
     "RunResult",
     "StageDefinitionError",
     "StageInfo",
@@ -75,7 +78,7 @@ def test_every_error_class_is_exported() -> None:
         for name, value in vars(errors).items()
         if isinstance(value, type) and issubclass(value, (errors.FastpipeError, Warning))
     }
-    assert len(defined) == 12
+    assert len(defined) == 13
     assert defined <= set(fastpipe.__all__)
 
 

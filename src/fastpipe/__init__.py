@@ -12,7 +12,7 @@ import sys
 import types
 from typing import TYPE_CHECKING, Any
 
-from fastpipe.stage import StageSpec, stage
+from fastpipe.stage import Out, Plot, StageSpec, stage
 
 __all__ = [
     "DvcError",
@@ -25,13 +25,16 @@ __all__ = [
     "ImportReport",
     "InitResult",
     "LockSchemaError",
+    "Out",
     "Outcome",
     "ParamsError",
+    "Plot",
     "ProjectBusyError",
     "ProjectError",
     "Reason",
     "ReasonKind",
     "ResourceError",
+    "RevisionError",
     "RunResult",
     "StageDefinitionError",
     "StageInfo",
@@ -58,6 +61,7 @@ __all__ = [
 _ERRORS = (
     "DvcError", "ExecutorError", "FastpipeError", "FastpipeWarning", "GraphError",
     "LockSchemaError", "ParamsError", "ProjectBusyError", "ProjectError", "ResourceError",
+    "RevisionError",
     "StageDefinitionError", "UnknownStageError",
 )  # fmt: skip
 _API = (
@@ -108,6 +112,7 @@ if TYPE_CHECKING:
         ProjectBusyError,
         ProjectError,
         ResourceError,
+        RevisionError,
         StageDefinitionError,
         UnknownStageError,
     )
