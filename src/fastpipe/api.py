@@ -23,7 +23,7 @@ from fastpipe.staleness import StageStatus
 if TYPE_CHECKING:
     from fastpipe.context import Context
     from fastpipe.devices import DeviceSource
-    from fastpipe.executors.warm import WarmExecutor
+    from fastpipe.executors.base import StageExecutor
     from fastpipe.export.adopt import ImportReport
     from fastpipe.export.dvcyaml import ExportResult
     from fastpipe.export.validate import ValidationReport
@@ -121,7 +121,8 @@ def run(
             nothing_to_do = _nothing_to_run(project, targets, downstream, notify)
             if nothing_to_do is not None:
                 return nothing_to_do
-        from fastpipe.runner import RunOptions, default_jobs, start_warm
+        from fastpipe import executors
+        from fastpipe.runner import RunOptions, default_jobs, executor_settings
 
         name = _executor_name(executor, dask_address, project.config.executor)
         options = RunOptions(
@@ -133,13 +134,10 @@ def run(
             devices=devices,
             dask_address=dask_address or _env_dask_address() or project.config.dask_address,
         )
-        # Started before the pipeline is loaded here, so that its imports overlap ours.
-        warm = start_warm(project, notify) if name == "warm" else None
-        try:
-            return _execute(project, targets, downstream, overrides, notify, warm, options)
-        finally:
-            if warm is not None:
-                warm.shutdown(cancel_futures=True)  # a no-op if the run already shut it down
+        # The pool is this call's: created before the pipeline is loaded here, so that the
+        # warm server's imports overlap ours; a run that fails or is interrupted stops it.
+        with executors.create(executor_settings(project, options, notify)) as pool:
+            return _execute(project, targets, downstream, overrides, notify, pool, options)
 
 
 def _execute(
@@ -148,7 +146,7 @@ def _execute(
     downstream: bool,
     overrides: Sequence[str],
     notify: Listener,
-    warm: WarmExecutor | None,
+    pool: StageExecutor,
     options: RunOptions,
 ) -> RunResult:
     from fastpipe.runner import execute
@@ -157,7 +155,7 @@ def _execute(
     selection = ctx.select(targets, downstream=downstream)
     fastpath.remember(ctx)
     try:
-        return execute(ctx, selection, options, warm)
+        return execute(ctx, selection, options, pool)
     finally:
         ctx.cache.save()
 
