@@ -231,6 +231,11 @@ def explain(
     selection = ctx.select([stage])
     found = {s.name: s for s in ctx.statuses(selection)}
     ctx.cache.save()
+    if stage not in found:  # a matrix stage's base name, or a glob: explain is per variant
+        from fastpipe.targets import expand
+
+        named = ", ".join(expand([stage], selection))
+        raise FastpipeError(f"'{stage}' names several stages ({named}); explain one of them")
     return found[stage]
 
 
@@ -259,7 +264,8 @@ def dag(*, cwd: Path | str | None = None, fmt: str = "ascii") -> str:
         raise FastpipeError(f"unknown dag format '{fmt}' (use ascii, mermaid or dot)")
     project = discovery.load_project(Path(cwd or "."))
     pipeline = discovery.load_pipeline(project)
-    return renderers[fmt](graph.build_graph(pipeline.specs.values()))
+    # A matrix stage is drawn once, its variants grouped: `train@{cnn-0,cnn-1,...}`.
+    return renderers[fmt](graph.group_variants(graph.build_graph(pipeline.specs.values())))
 
 
 def init(*, cwd: Path | str | None = None) -> InitResult:

@@ -39,6 +39,9 @@ class Context:
     load: LoadFacts | None = None  # None when params were overridden (--set)
     _manifests: dict[str, Manifest] = field(default_factory=dict[str, Manifest])
     _locks: dict[str, LockRead] = field(default_factory=dict[str, LockRead])
+    _shared_fingerprint: dict[str, tuple[object, ...]] = field(
+        default_factory=dict[str, tuple[object, ...]]
+    )  # a matrix stage's name -> the fingerprint= of the variant its manifest was made for
 
     @property
     def root(self) -> Path:
@@ -51,7 +54,19 @@ class Context:
         """The code fingerprint of stage `name` (its warnings reported once, unless quiet)."""
         if name not in self._manifests:
             stage = self.pipeline.stages[name]
+            # A matrix stage's function is fingerprinted once for all its variants (they
+            # differ only in params and paths), unless their fingerprint= paths differ.
+            base = stage.spec.base
+            shared = self._manifests.get(f"{base}@") if base is not None else None
+            if shared is not None and self._shared_fingerprint.get(base or "") == (
+                stage.spec.fingerprint
+            ):
+                self._manifests[name] = shared
+                return shared
             manifest = self.fingerprinter.manifest(stage.func, stage.spec.fingerprint)
+            if base is not None and f"{base}@" not in self._manifests:
+                self._manifests[f"{base}@"] = manifest
+                self._shared_fingerprint[base] = stage.spec.fingerprint
             if not quiet:
                 for warning in manifest.warnings:
                     self.listener(WarningIssued(f"stage '{name}': {warning}"))
