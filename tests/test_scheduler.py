@@ -95,6 +95,9 @@ class Stages:
     def warm_up(self, modules: Sequence[str], stages: Mapping[str, Any] | None = None, /) -> None:
         pass
 
+    def reload(self, modules: Sequence[str], /) -> None:
+        pass
+
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         self.inner.shutdown(wait, cancel_futures=cancel_futures)
 

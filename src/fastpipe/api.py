@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from fastpipe.export.dvcyaml import ExportResult
     from fastpipe.export.validate import ValidationReport
     from fastpipe.runner import RunOptions
+    from fastpipe.watch import Cycle
     from fastpipe.worker import StageResult
 
 DASK_ADDRESS_ENV = "FASTPIPE_DASK_ADDRESS"  # after --dask-address, before [tool.fastpipe]
@@ -138,6 +140,43 @@ def run(
         # warm server's imports overlap ours; a run that fails or is interrupted stops it.
         with executors.create(executor_settings(project, options, notify)) as pool:
             return _execute(project, targets, downstream, overrides, notify, pool, options)
+
+
+def watch(
+    targets: Sequence[str] = (),
+    *,
+    root: Path | str | None = None,
+    jobs: int | None = None,
+    executor: str | None = None,
+    keep_going: bool = False,
+    downstream: bool = False,
+    listener: Listener | None = None,
+    on_cycle: Callable[[Cycle], None] = lambda _cycle: None,
+    dask_address: str | None = None,
+    stop: threading.Event | None = None,
+) -> None:
+    """`run --watch`: run `targets`, then rerun what each edit makes stale, until Ctrl-C
+    (KeyboardInterrupt) or `stop` is set; `on_cycle` hears how each cycle went."""
+    from fastpipe.runner import RunOptions, default_jobs
+    from fastpipe.watch import watch as watch_project
+
+    project = discovery.load_project(Path(root or "."))
+    name = _executor_name(executor, dask_address, project.config.executor)
+    options = RunOptions(
+        jobs=jobs or project.config.jobs or default_jobs(),
+        executor=name,
+        keep_going=keep_going,
+        dask_address=dask_address or _env_dask_address() or project.config.dask_address,
+    )
+    watch_project(
+        targets,
+        options,
+        root=project.root,
+        listener=listener or _warn,
+        on_cycle=on_cycle,
+        downstream=downstream,
+        stop=stop,
+    )
 
 
 def _execute(

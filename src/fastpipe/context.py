@@ -73,6 +73,11 @@ class Context:
             self._manifests[name] = manifest
         return self._manifests[name]
 
+    def reuse_manifest(self, name: str, manifest: Manifest) -> None:
+        """Take `manifest` for stage `name` without fingerprinting it again: the caller knows
+        none of its files changed since it was computed (run --watch, after an edit)."""
+        self._manifests.setdefault(name, manifest)
+
     def lock(self, name: str) -> LockRead:
         """The stage's lock as last read (a malformed one is reported once)."""
         if name not in self._locks:

@@ -162,6 +162,7 @@ def test_every_executor_meets_the_contract(executor: StageExecutor, project: Pat
     for _ in range(2):  # warm_up is accepted before and between runs, by every executor
         executor.warm_up(["json", "no_such_library_module"], {})
         assert result_of(executor.submit(task(project, "write"))).ok
+        executor.reload(["stagefns"])  # project code changed (run --watch)
 
 
 def test_capabilities_say_how_each_executor_runs_stages(project: Path, lines: list[str]) -> None:

@@ -12,6 +12,9 @@ An executor runs `StageTask`s somewhere and hands back futures of `StageResult`s
 - `warm_up(modules, stages)` is told, before a run submits anything, the library modules its
   stages use and the stages it will submit: the warm server imports the modules ahead, a Dask
   cluster given by address checks it can place the stages; the others do nothing.
+- `reload(modules)` is told that project code changed (`run --watch`): the warm server
+  forgets the project's modules and imports `modules` again; executors whose stages start a
+  fresh interpreter do nothing.
 - `shutdown(wait=True, *, cancel_futures=False)` and the context manager end it. The pool's
   lifetime is its caller's (`fastpipe run` opens it before loading the pipeline, `--watch`
   keeps it across cycles): nothing below the caller creates or shuts one down.
@@ -64,6 +67,8 @@ class StageExecutor(Protocol):
     def warm_up(
         self, modules: Sequence[str], stages: Mapping[str, StageSpec] | None = None, /
     ) -> None: ...
+
+    def reload(self, modules: Sequence[str], /) -> None: ...
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None: ...
 

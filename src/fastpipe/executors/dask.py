@@ -160,6 +160,9 @@ class DaskExecutor:
             exc = error
         future.set_result(_failure(task, exc))
 
+    def reload(self, modules: Sequence[str], /) -> None:
+        """Every stage starts a fresh process on its worker: it imports the edited code."""
+
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         with self._lock:
             if self._closed:

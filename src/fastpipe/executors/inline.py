@@ -49,6 +49,9 @@ class InlineExecutor:
     ) -> None:
         """Stages import what they use in this process, when they run."""
 
+    def reload(self, modules: Sequence[str], /) -> None:
+        """Stages import in this process, where the pipeline was just imported again."""
+
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Nothing runs in the background, so there is nothing to stop."""
 

@@ -70,6 +70,9 @@ class InterpreterExecutor:  # pragma: no cover - needs Python 3.14
     ) -> None:
         """A sub-interpreter imports what a stage uses when it runs."""
 
+    def reload(self, modules: Sequence[str], /) -> None:
+        """A stage imports its code in a fresh sub-interpreter."""
+
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         self._pool.shutdown(wait, cancel_futures=cancel_futures)
 

@@ -99,6 +99,9 @@ class ProcessExecutor:
     ) -> None:
         """Every stage starts a fresh interpreter, which imports what it uses itself."""
 
+    def reload(self, modules: Sequence[str], /) -> None:
+        """Every stage starts a fresh interpreter: it imports the edited code itself."""
+
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         if cancel_futures:
             with self._lock:

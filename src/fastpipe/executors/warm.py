@@ -99,7 +99,7 @@ class WarmExecutor:
             with self._send_lock:
                 self._control.send(("preload", [f"?{m}" for m in modules]))
 
-    def reload(self, modules: Sequence[str]) -> None:
+    def reload(self, modules: Sequence[str], /) -> None:
         """Have the server forget the project's modules and import `modules` again."""
         with self._send_lock:
             self._control.send(("reload", list(modules)))
