@@ -167,6 +167,10 @@ def run(
 
     g = _globals(ctx)
     if watch:
+        if force or dry_run or set_ or as_json:
+            raise typer.BadParameter(
+                "cannot be combined with --force, --dry-run, --set or --json", param_hint="--watch"
+            )
         return _run_watch(g, stages or (), jobs, executor, dask_address, keep_going, downstream)
     mode = "json" if as_json else "plain" if quiet else "auto"
     progress = make_progress(mode, verbose=g.verbose)
