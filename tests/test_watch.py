@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from fastpipe.context import open_context
+from fastpipe.results import Outcome
 from fastpipe.watch import _reuse_fingerprints, _state_of, relevant
 
 PIPELINE = """\
@@ -80,3 +83,47 @@ def test_a_pipeline_edit_fingerprints_every_stage_again(tmp_path: Path) -> None:
     after = open_context(root, listener=lambda _e: None)
     _reuse_fingerprints(after, before, ["pipeline.py"])
     assert after.manifest("b") is not before.manifests["b"]
+
+
+def test_changes_during_a_broken_spell_are_not_forgotten(tmp_path: Path) -> None:
+    """Broken helper2, then an edit of helpers, then the fix of helper2 alone: stage `a`
+    (which reaches helpers) must be fingerprinted again, not keep its old manifest."""
+    from fastpipe import discovery
+    from fastpipe.executors.inline import InlineExecutor
+    from fastpipe.runner import RunOptions
+    from fastpipe.watch import Cycle, _Cycles
+
+    root = project(tmp_path)
+    (root / "in.txt").write_text("x")
+    (root / "raw").mkdir()
+    (root / "helper2.py").write_text("VALUE = 1\n")
+    body = 'Path("cache").mkdir(exist_ok=True)\n    Path("a.txt")'
+    (root / "pipeline.py").write_text("import helper2\n" + PIPELINE.replace('Path("a.txt")', body))
+    seen: list[Cycle] = []
+    cycles = _Cycles(
+        discovery.load_project(root),
+        (),
+        False,
+        RunOptions(executor="inline"),
+        InlineExecutor(),
+        lambda _event: None,
+        seen.append,
+    )
+    monkey = pytest.MonkeyPatch()
+    monkey.syspath_prepend(str(root))
+    try:
+        cycles.run((), preload=())
+        assert seen[-1].result is not None and seen[-1].result.ok
+        (root / "helper2.py").write_text("VALUE = (\n")
+        cycles.run(("helper2.py",), preload=())
+        assert seen[-1].error is not None
+        (root / "helpers.py").write_text("def fa() -> str:\n    return 'edited'\n")
+        cycles.run(("helpers.py",), preload=())
+        assert seen[-1].error is not None
+        (root / "helper2.py").write_text("VALUE = 2\n")
+        cycles.run(("helper2.py",), preload=())
+    finally:
+        monkey.undo()
+    last = seen[-1]
+    assert last.result is not None and last.result.names(Outcome.RAN) == ["a"]
+    assert (root / "a.txt").read_text() == "edited"

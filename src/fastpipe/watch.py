@@ -17,7 +17,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from fastpipe import discovery, executors, projectlock
@@ -80,7 +80,7 @@ def watch(
         executors.create(settings) as pool,
     ):
         cycles = _Cycles(project, targets, downstream, options, pool, listener, on_cycle)
-        cycles.run((), reload=())
+        cycles.run((), preload=())
         while True:
             raw = notify.watch(DEBOUNCE_MS, STEP_MS, TIMEOUT_MS, stop)
             if raw == "signal":
@@ -92,8 +92,7 @@ def watch(
             paths = (os.path.relpath(path, project.root) for _, path in raw)
             changed = relevant(paths, cycles.state)
             if changed:
-                code = any(path.endswith(".py") for path in changed)
-                cycles.run(changed, reload=settings.preload if code else ())
+                cycles.run(changed, preload=settings.preload)
 
 
 @dataclass
@@ -109,23 +108,29 @@ class _Cycles:
     on_cycle: Callable[[Cycle], None]
     state: _State | None = None
     count: int = 0
+    # Changes since the last cycle that loaded: a cycle that failed leaves them to the next,
+    # whose fingerprints must not be reused across them.
+    unsettled: set[str] = field(default_factory=set[str])
 
     def _waiting(self, message: str) -> None:
         self.listener(Waiting(message))
 
-    def run(self, changed: tuple[str, ...], *, reload: Sequence[str]) -> None:
-        """One cycle. `reload`: project code changed, so the pool imports these again once
-        the pipeline loaded here (a broken edit leaves the pool's modules as they were)."""
+    def run(self, changed: tuple[str, ...], *, preload: Sequence[str]) -> None:
+        """One cycle. When project code changed, the pool imports `preload` again once the
+        pipeline loaded here (a broken edit leaves the pool's modules as they were)."""
         start = time.perf_counter()
         number, self.count = self.count, self.count + 1
         layout = self.project.layout
+        self.unsettled.update(changed)
+        since = tuple(sorted(self.unsettled))
+        reload = preload if any(path.endswith(".py") for path in since) else ()
         try:
             with projectlock.hold(layout.run_lock, wait=True, on_wait=self._waiting):
                 ctx = open_context(self.project.root, listener=self.listener)
                 if reload:
                     self.pool.reload(reload)
                 if self.state is not None:
-                    _reuse_fingerprints(ctx, self.state, changed)
+                    _reuse_fingerprints(ctx, self.state, since)
                 selection = ctx.select(self.targets, downstream=self.downstream)
                 try:
                     result = execute(ctx, selection, self.options, self.pool)
@@ -135,6 +140,7 @@ class _Cycles:
             self.on_cycle(Cycle(number, changed, None, error, time.perf_counter() - start))
             return
         self.state = _state_of(ctx)
+        self.unsettled.clear()
         self.on_cycle(Cycle(number, changed, result, None, time.perf_counter() - start))
 
 

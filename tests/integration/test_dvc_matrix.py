@@ -25,6 +25,11 @@ def test_export_writes_one_matrix_stage_not_copies(make_project: MakeProject) ->
     assert train["deps"] == ["data/${item.fold}.csv", "pipeline.py"]
     assert train["outs"] == ["models/${item.model}-${item.fold}.txt"]
     assert train["params"] == ["train.lr"]
+    # summarize reads two variants; the matrix stage is exported whole all the same
+    result = project.ok("export", "summarize", "--force")
+    assert "6 stages" in result.out
+    partial = yaml.safe_load(project.read("dvc.yaml"))["stages"]
+    assert partial["train"]["matrix"] == train["matrix"]
 
 
 def test_a_matrix_pipeline_validates_against_dvc(make_project: MakeProject) -> None:
