@@ -1,9 +1,9 @@
-"""Tests for fastpipe.scheduler: the ready-queue loop over any Executor.
+"""Tests for fastpipe.scheduler: the ready-queue loop over any StageExecutor.
 
-A `Stages` double stands between the scheduler and a real executor: it checks that the
-scheduler submits `run_stage` with the decided task, then runs a scripted body instead, so
-each stage can fail, raise or block on an event. Stage bodies run on the real executor
-(inline or a thread pool), so timing is whatever that executor does.
+A `Stages` double is the executor the scheduler sees: it checks that the scheduler submits
+the decided task, then runs a scripted body instead, so each stage can fail, raise or block on
+an event. Stage bodies run inline (the inline executor with the body as its runner) or on a
+thread pool, so timing is whatever that does.
 """
 
 from __future__ import annotations
@@ -11,18 +11,20 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Self, cast
+from typing import Any, Self
 
 import networkx as nx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fastpipe.executors.base import Executor
+from fastpipe.executors.base import Capabilities
 from fastpipe.executors.inline import InlineExecutor
 from fastpipe.results import Outcome
 from fastpipe.scheduler import Plan, run_plan
-from fastpipe.worker import StageResult, StageTask, run_stage
+from fastpipe.worker import StageResult, StageTask
+
+Inner = InlineExecutor | ThreadPoolExecutor  # where a double's stage bodies run
 
 WAIT_S = 5.0  # generous bound on waiting for another thread; never reached when all is well
 
@@ -32,7 +34,7 @@ class Stages:
 
     def __init__(
         self,
-        inner: Executor,
+        inner: Inner,
         plan: Plan,
         *,
         fail: Sequence[str] = (),
@@ -40,8 +42,13 @@ class Stages:
         raises: Sequence[str] = (),
         flaky: Mapping[str, int] | None = None,
         bodies: Mapping[str, Callable[[], None]] | None = None,
+        concurrent: bool | None = None,
     ) -> None:
         self.inner = inner
+        inline = isinstance(inner, InlineExecutor)
+        self.capabilities = Capabilities(
+            isolated=not inline, concurrent=not inline if concurrent is None else concurrent
+        )
         self.fail, self.fresh, self.raises = set(fail), set(fresh), set(raises)
         self.bodies = dict(bodies or {})
         self.flaky = dict(flaky or {})  # name -> how many first attempts fail
@@ -78,13 +85,18 @@ class Stages:
 
     # -- the executor the scheduler sees --
 
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
-        assert fn is run_stage
-        assert not kwargs
-        (task,) = args
+    def submit(self, task: StageTask, /) -> Future[StageResult]:
         assert isinstance(task, StageTask)
         self.dispatched.append(task.name)
+        if isinstance(self.inner, InlineExecutor):
+            return InlineExecutor(self._body).submit(task)
         return self.inner.submit(self._body, task)
+
+    def warm_up(self, modules: Sequence[str], stages: Mapping[str, Any] | None = None, /) -> None:
+        pass
+
+    def reload(self, modules: Sequence[str], /) -> None:
+        pass
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         self.inner.shutdown(wait, cancel_futures=cancel_futures)
@@ -121,21 +133,19 @@ def make_plan(edges: Sequence[tuple[str, str]], order: Sequence[str], **priority
     return Plan(order=list(order), successors=successors, priority=priority)
 
 
-def thread_pool(workers: int) -> Executor:
-    # A cf.Executor satisfies the protocol at runtime, but not to a type checker: the
-    # protocol's `__exit__(*exc_info: object)` is wider than cf.Executor's typed one.
-    return cast("Executor", ThreadPoolExecutor(workers))
+def thread_pool(workers: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(workers)
 
 
 @pytest.fixture(params=["inline", "threads"])
-def inner(request: pytest.FixtureRequest) -> Iterator[Executor]:
+def inner(request: pytest.FixtureRequest) -> Iterator[Inner]:
     executor = InlineExecutor() if request.param == "inline" else thread_pool(8)
     with executor:
         yield executor
 
 
 @pytest.fixture
-def threads() -> Iterator[Executor]:
+def threads() -> Iterator[Inner]:
     with thread_pool(8) as pool:
         yield pool
 
@@ -149,7 +159,7 @@ DIAMOND = [("a", "b"), ("a", "c"), ("b", "d"), ("c", "d"), ("d", "e"), ("x", "y"
 DIAMOND_ORDER = ["a", "x", "b", "c", "y", "d", "e"]
 
 
-def test_everything_runs_in_dependency_order(inner: Executor) -> None:
+def test_everything_runs_in_dependency_order(inner: Inner) -> None:
     plan = make_plan(DIAMOND, DIAMOND_ORDER)
     stages = Stages(inner, plan)
     outcomes = run(stages, plan)
@@ -161,7 +171,7 @@ def test_everything_runs_in_dependency_order(inner: Executor) -> None:
     assert sorted(r.name for r in stages.finished) == sorted(DIAMOND_ORDER)
 
 
-def test_fresh_stage_is_not_submitted_and_successors_proceed(inner: Executor) -> None:
+def test_fresh_stage_is_not_submitted_and_successors_proceed(inner: Inner) -> None:
     plan = make_plan(DIAMOND, DIAMOND_ORDER)
     stages = Stages(inner, plan, fresh=["a", "d"])
     outcomes = run(stages, plan)
@@ -175,7 +185,7 @@ def test_fresh_stage_is_not_submitted_and_successors_proceed(inner: Executor) ->
     assert {r.name for r in stages.finished} == {"b", "c", "e", "x", "y"}
 
 
-def test_failure_blocks_descendants_and_stops_the_run(inner: Executor) -> None:
+def test_failure_blocks_descendants_and_stops_the_run(inner: Inner) -> None:
     plan = make_plan(DIAMOND, DIAMOND_ORDER)
     stages = Stages(inner, plan, fail=["b"])
     outcomes = run(stages, plan, jobs=1)
@@ -200,7 +210,7 @@ def test_failure_blocks_descendants_and_stops_the_run(inner: Executor) -> None:
     }
 
 
-def test_keep_going_runs_everything_not_below_the_failure(inner: Executor) -> None:
+def test_keep_going_runs_everything_not_below_the_failure(inner: Inner) -> None:
     plan = make_plan(DIAMOND, DIAMOND_ORDER)
     stages = Stages(inner, plan, fail=["b"])
     outcomes = run(stages, plan, jobs=1, keep_going=True)
@@ -216,7 +226,7 @@ def test_keep_going_runs_everything_not_below_the_failure(inner: Executor) -> No
     assert {name for kind, name in stages.log if kind == "decide"} == {"a", "x", "b", "c", "y"}
 
 
-def test_stop_after_failure_lets_running_stages_finish(threads: Executor) -> None:
+def test_stop_after_failure_lets_running_stages_finish(threads: Inner) -> None:
     """a fails while b is running: b still finishes and counts; c and d never start."""
     plan = make_plan([], ["a", "b", "c", "d"])
     b_started = threading.Event()
@@ -249,7 +259,7 @@ def test_stop_after_failure_lets_running_stages_finish(threads: Executor) -> Non
     assert [r.name for r in stages.finished] == ["a", "b"]
 
 
-def test_keep_going_with_threads_runs_other_branches(threads: Executor) -> None:
+def test_keep_going_with_threads_runs_other_branches(threads: Inner) -> None:
     plan = make_plan(DIAMOND, DIAMOND_ORDER)
     stages = Stages(threads, plan, fail=["a"])
     outcomes = run(stages, plan, jobs=3, keep_going=True)
@@ -272,7 +282,7 @@ def test_inline_stops_after_failure_with_several_jobs() -> None:
     assert stages.dispatched == ["a"]
 
 
-def test_retry_until_success(inner: Executor) -> None:
+def test_retry_until_success(inner: Inner) -> None:
     plan = make_plan([("a", "b")], ["a", "b"])
     plan = Plan(plan.order, plan.successors, retries={"a": 2})
     stages = Stages(inner, plan, flaky={"a": 2})
@@ -294,7 +304,7 @@ def test_retry_until_success(inner: Executor) -> None:
     assert [(r.name, r.ok) for r in stages.finished] == [("a", True), ("b", True)]
 
 
-def test_retries_exhausted_is_a_failure(inner: Executor) -> None:
+def test_retries_exhausted_is_a_failure(inner: Inner) -> None:
     plan = make_plan([("a", "b")], ["a", "b"])
     plan = Plan(plan.order, plan.successors, retries={"a": 1})
     stages = Stages(inner, plan, flaky={"a": 5})
@@ -305,7 +315,7 @@ def test_retries_exhausted_is_a_failure(inner: Executor) -> None:
     assert result.error == "a failed on attempt 2"
 
 
-def test_no_retry_once_the_run_is_stopping(threads: Executor) -> None:
+def test_no_retry_once_the_run_is_stopping(threads: Inner) -> None:
     """a fails for good while b's first attempt runs: b is not tried again."""
     plan = Plan(["a", "b"], {}, retries={"b": 3})
     a_failure_seen = threading.Event()
@@ -332,7 +342,7 @@ def test_no_retry_once_the_run_is_stopping(threads: Executor) -> None:
     assert stages.attempts == {"a": 1, "b": 1}
 
 
-def test_finish_can_turn_success_into_failure(inner: Executor) -> None:
+def test_finish_can_turn_success_into_failure(inner: Inner) -> None:
     plan = make_plan(DIAMOND, DIAMOND_ORDER)
     stages = Stages(inner, plan)
     seen: list[StageResult] = []
@@ -352,7 +362,7 @@ def test_finish_can_turn_success_into_failure(inner: Executor) -> None:
     assert next(r for r in seen if r.name == "c").ok  # finish saw the real result first
 
 
-def test_executor_error_is_an_internal_failure(inner: Executor) -> None:
+def test_executor_error_is_an_internal_failure(inner: Inner) -> None:
     plan = make_plan([("a", "b")], ["a", "b"])
     stages = Stages(inner, plan, raises=["a"])
     outcomes = run(stages, plan)
@@ -363,7 +373,7 @@ def test_executor_error_is_an_internal_failure(inner: Executor) -> None:
     assert result.error == ("internal error running 'a': RuntimeError('executor broke on a')")
 
 
-def test_jobs_limits_how_many_run_at_once(threads: Executor) -> None:
+def test_jobs_limits_how_many_run_at_once(threads: Inner) -> None:
     names = [f"s{i}" for i in range(6)]
     plan = make_plan([], names)
     meet = threading.Barrier(2, timeout=WAIT_S)  # two at a time must be running, or it breaks
@@ -377,13 +387,21 @@ def test_jobs_limits_how_many_run_at_once(threads: Executor) -> None:
     assert stages.max_running == 2
 
 
-def test_one_job_runs_one_at_a_time(threads: Executor) -> None:
+def test_one_job_runs_one_at_a_time(threads: Inner) -> None:
     names = [f"s{i}" for i in range(5)]
     plan = make_plan([], names)
     stages = Stages(threads, plan)
     assert run(stages, plan, jobs=1) == dict.fromkeys(names, Outcome.RAN)
     assert stages.max_running == 1
     assert stages.dispatched == names
+
+
+def test_an_executor_that_is_not_concurrent_gets_one_stage_at_a_time(threads: Inner) -> None:
+    names = [f"s{i}" for i in range(5)]
+    plan = make_plan([], names)
+    stages = Stages(threads, plan, concurrent=False)
+    assert run(stages, plan, jobs=4) == dict.fromkeys(names, Outcome.RAN)
+    assert stages.max_running == 1
 
 
 def test_priority_orders_ready_stages_higher_first() -> None:
@@ -402,7 +420,7 @@ def test_equal_priority_keeps_plan_order() -> None:
     assert stages.dispatched == ["c", "a", "b"]
 
 
-def test_capacity_defers_stages_until_resources_free(threads: Executor) -> None:
+def test_capacity_defers_stages_until_resources_free(threads: Inner) -> None:
     plan = make_plan([], ["g1", "g2", "g3", "cpu"])
     gpu_stages = {"g1", "g2", "g3"}
     in_use: set[str] = set()  # what the capacity callback's owner believes holds the GPU
@@ -445,14 +463,14 @@ def test_capacity_defers_stages_until_resources_free(threads: Executor) -> None:
     assert asked.count("g2") >= 2  # asked again after a completion
 
 
-def test_no_capacity_with_nothing_running_is_an_error(inner: Executor) -> None:
+def test_no_capacity_with_nothing_running_is_an_error(inner: Inner) -> None:
     plan = make_plan([], ["a", "b"])
     stages = Stages(inner, plan)
     with pytest.raises(RuntimeError, match=r"no capacity for \['a', 'b'\] with none running"):
         run_plan(plan, stages, stages.decide, stages.finish, jobs=2, capacity=lambda _n: False)
 
 
-def test_deferred_stage_is_not_run_after_a_failure(threads: Executor) -> None:
+def test_deferred_stage_is_not_run_after_a_failure(threads: Inner) -> None:
     plan = make_plan([], ["a", "b"])
     stages = Stages(threads, plan, fail=["a"])
     outcomes = run_plan(

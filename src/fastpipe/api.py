@@ -29,12 +29,13 @@ from fastpipe.staleness import StageStatus
 if TYPE_CHECKING:
     from fastpipe.context import Context
     from fastpipe.devices import DeviceSource
-    from fastpipe.executors.warm import WarmExecutor
+    from fastpipe.executors.base import StageExecutor
     from fastpipe.export.adopt import ImportReport
     from fastpipe.export.dvcyaml import ExportResult
     from fastpipe.export.validate import ValidationReport
     from fastpipe.params import Override
     from fastpipe.runner import RunOptions
+    from fastpipe.watch import Cycle
     from fastpipe.worker import StageResult
 
 DASK_ADDRESS_ENV = "FASTPIPE_DASK_ADDRESS"  # after --dask-address, before [tool.fastpipe]
@@ -167,7 +168,8 @@ def run(
             nothing_to_do = _nothing_to_run(project, targets, downstream, notify)
             if nothing_to_do is not None:
                 return nothing_to_do
-        from fastpipe.runner import RunOptions, default_jobs, start_warm
+        from fastpipe import executors
+        from fastpipe.runner import RunOptions, default_jobs, executor_settings
 
         name = _executor_name(executor, dask_address, project.config.executor)
         options = RunOptions(
@@ -179,17 +181,52 @@ def run(
             devices=devices,
             dask_address=dask_address or _env_dask_address() or project.config.dask_address,
         )
-        # Started before the pipeline is loaded here, so that its imports overlap ours; what it
-        # reports waits until our load succeeded (a broken pipeline.py is reported alone).
-        from_warm = _Held(notify)
-        warm = start_warm(project, from_warm) if name == "warm" else None
-        try:
+        # The pool is this call's: created before the pipeline is loaded here, so that the
+        # warm server's imports overlap ours; a run that fails or is interrupted stops it.
+        # What the pool reports waits until our load succeeded (a broken pipeline.py is
+        # reported alone).
+        from_pool = _Held(notify)
+        with executors.create(executor_settings(project, options, from_pool)) as pool:
             ctx = _context(project.root, notify, overrides)
-            from_warm.release()
-            return _execute(ctx, targets, downstream, warm, options)
-        finally:
-            if warm is not None:
-                warm.shutdown(cancel_futures=True)  # a no-op if the run already shut it down
+            from_pool.release()
+            return _execute(ctx, targets, downstream, pool, options)
+
+
+def watch(
+    targets: Sequence[str] = (),
+    *,
+    root: Root = None,
+    jobs: int | None = None,
+    executor: str | None = None,
+    keep_going: bool = False,
+    downstream: bool = False,
+    listener: Listener | None = None,
+    on_cycle: Callable[[Cycle], None] = lambda _cycle: None,
+    dask_address: str | None = None,
+    stop: threading.Event | None = None,
+) -> None:
+    """`run --watch`: run `targets`, then rerun what each edit makes stale, until Ctrl-C
+    (KeyboardInterrupt) or `stop` is set; `on_cycle` hears how each cycle went."""
+    from fastpipe.runner import RunOptions, default_jobs
+    from fastpipe.watch import watch as watch_project
+
+    project = discovery.load_project(_start(root))
+    name = _executor_name(executor, dask_address, project.config.executor)
+    options = RunOptions(
+        jobs=jobs or project.config.jobs or default_jobs(),
+        executor=name,
+        keep_going=keep_going,
+        dask_address=dask_address or _env_dask_address() or project.config.dask_address,
+    )
+    watch_project(
+        targets,
+        options,
+        root=project.root,
+        listener=listener or _warn,
+        on_cycle=on_cycle,
+        downstream=downstream,
+        stop=stop,
+    )
 
 
 class _Held:
@@ -218,7 +255,7 @@ def _execute(
     ctx: Context,
     targets: Sequence[str],
     downstream: bool,
-    warm: WarmExecutor | None,
+    pool: StageExecutor,
     options: RunOptions,
 ) -> RunResult:
     from fastpipe.runner import execute
@@ -226,7 +263,7 @@ def _execute(
     selection = ctx.select(targets, downstream=downstream)
     fastpath.remember(ctx)
     try:
-        return execute(ctx, selection, options, warm)
+        return execute(ctx, selection, options, pool)
     finally:
         ctx.cache.save()
 
@@ -307,6 +344,11 @@ def explain(stage: str, *, root: Root = None, listener: Listener | None = None) 
     selection = ctx.select([stage])
     found = {s.name: s for s in ctx.statuses(selection)}
     ctx.cache.save()
+    if stage not in found:  # a matrix stage's base name, or a glob: explain is per variant
+        from fastpipe.targets import expand
+
+        named = ", ".join(expand([stage], selection))
+        raise FastpipeError(f"'{stage}' names several stages ({named}); explain one of them")
     return found[stage]
 
 
@@ -335,7 +377,8 @@ def dag(*, root: Root = None, format: str = "ascii") -> str:
         raise FastpipeError(f"unknown dag format '{format}' (use ascii, mermaid or dot)")
     project = discovery.load_project(_start(root))
     pipeline = discovery.load_pipeline(project)
-    return renderers[format](graph.build_graph(pipeline.specs.values()))
+    # A matrix stage is drawn once, its variants grouped: `train@{cnn-0,cnn-1,...}`.
+    return renderers[format](graph.group_variants(graph.build_graph(pipeline.specs.values())))
 
 
 def init(*, root: Root = None) -> InitResult:

@@ -23,6 +23,7 @@ from fastpipe.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, 
 if TYPE_CHECKING:
     from fastpipe.events import Event, Listener
     from fastpipe.stage import StageSpec
+    from fastpipe.watch import Cycle
 
 app = typer.Typer(
     name="fastpipe",
@@ -153,12 +154,24 @@ def run(
     as_json: Annotated[
         bool, typer.Option("--json", help="Progress and result as JSON lines on stdout.")
     ] = False,
+    watch: Annotated[
+        bool,
+        typer.Option(
+            "--watch", "-w", help="After the run, rerun what each edit makes stale (Ctrl-C stops)."
+        ),
+    ] = False,
 ) -> int:
     """Run the stale stages among STAGEs (default: all) and their upstream stages."""
     from fastpipe import api, render
     from fastpipe.progress import make_progress
 
     g = _globals(ctx)
+    if watch:
+        if force or dry_run or set_ or as_json:
+            raise typer.BadParameter(
+                "cannot be combined with --force, --dry-run, --set or --json", param_hint="--watch"
+            )
+        return _run_watch(g, stages or (), jobs, executor, dask_address, keep_going, downstream)
     mode = "json" if as_json else "plain" if quiet else "auto"
     progress = make_progress(mode, verbose=g.verbose)
     try:
@@ -381,6 +394,51 @@ def import_dvc(
         root=g.directory, dvc_file=dvc_file, dry_run=dry_run, listener=_printer(g.verbose)
     )
     print(report.import_plan(found, dry_run=dry_run))
+
+
+# ---- watch (`run --watch`)
+
+
+def _run_watch(
+    g: Globals,
+    stages: Sequence[str],
+    jobs: int | None,
+    executor: str | None,
+    dask_address: str | None,
+    keep_going: bool,
+    downstream: bool,
+) -> int:
+    """`run --watch`: plain progress lines, one summary line per cycle, until Ctrl-C."""
+    from fastpipe import api
+    from fastpipe.progress import make_progress
+
+    progress = make_progress("plain", verbose=g.verbose)
+    try:
+        api.watch(
+            stages,
+            root=g.directory,
+            jobs=jobs,
+            executor=executor,
+            keep_going=keep_going,
+            downstream=downstream,
+            listener=progress,
+            on_cycle=_print_cycle,
+            dask_address=dask_address,
+        )
+    finally:
+        progress.close()
+    return EXIT_OK
+
+
+def _print_cycle(cycle: Cycle) -> None:
+    """A broken edit's error on stderr (as any command prints it), then the cycle's line."""
+    from fastpipe import render
+
+    if cycle.error is not None:
+        if cycle.error.details:
+            print(cycle.error.details.rstrip(), file=sys.stderr)
+        print(f"fastpipe: error: {cycle.error}", file=sys.stderr, flush=True)
+    print(render.watch_cycle(cycle), flush=True)
 
 
 # ---------------------------------------------------------------------------- entry point

@@ -40,6 +40,9 @@ class Context:
     _manifests: dict[str, Manifest] = field(default_factory=dict[str, Manifest])
     _locks: dict[str, LockRead] = field(default_factory=dict[str, LockRead])
     _warned: set[str] = field(default_factory=set[str])  # stages whose code warnings were shown
+    _shared_fingerprint: dict[str, tuple[object, ...]] = field(
+        default_factory=dict[str, tuple[object, ...]]
+    )  # a matrix stage's name -> the fingerprint= of the variant its manifest was made for
 
     @property
     def root(self) -> Path:
@@ -52,13 +55,34 @@ class Context:
         """The code fingerprint of stage `name` (its warnings reported once, unless quiet)."""
         if name not in self._manifests:
             stage = self.pipeline.stages[name]
-            self._manifests[name] = self.fingerprinter.manifest(stage.func, stage.spec.fingerprint)
+            self._manifests[name] = self._fingerprint(stage.func, stage.spec)
         manifest = self._manifests[name]
-        if not quiet and name not in self._warned:  # a quiet first call does not silence them
-            self._warned.add(name)
+        # A matrix stage's variants share one manifest: its warnings are shown once, not per
+        # variant. A quiet first call does not silence them.
+        shown: str = self.spec(name).base or name
+        if not quiet and manifest.warnings and shown not in self._warned:
+            self._warned.add(shown)
             for warning in manifest.warnings:
                 self.listener(WarningIssued(f"stage '{name}': {warning}"))
         return manifest
+
+    def _fingerprint(self, func: Any, spec: Any) -> Manifest:
+        # A matrix stage's function is fingerprinted once for all its variants (they differ
+        # only in params and paths), unless their fingerprint= paths differ.
+        base = spec.base
+        shared = self._manifests.get(f"{base}@") if base is not None else None
+        if shared is not None and self._shared_fingerprint.get(base or "") == spec.fingerprint:
+            return shared
+        manifest = self.fingerprinter.manifest(func, spec.fingerprint)
+        if base is not None and f"{base}@" not in self._manifests:
+            self._manifests[f"{base}@"] = manifest
+            self._shared_fingerprint[base] = spec.fingerprint
+        return manifest
+
+    def reuse_manifest(self, name: str, manifest: Manifest) -> None:
+        """Take `manifest` for stage `name` without fingerprinting it again: the caller knows
+        none of its files changed since it was computed (run --watch, after an edit)."""
+        self._manifests.setdefault(name, manifest)
 
     def lock(self, name: str) -> LockRead:
         """The stage's lock as last read (a malformed one is reported once)."""

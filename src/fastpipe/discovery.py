@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fastpipe import matrix
 from fastpipe.errors import FastpipeError, ProjectError, StageDefinitionError
 from fastpipe.layout import Layout
 from fastpipe.stage import StageSpec, spec_of
@@ -244,7 +245,8 @@ def _importable_entries(root: Path) -> list[Path]:
 
 
 def collect_stages(module: types.ModuleType) -> dict[str, Stage]:
-    """The @stage functions in `module`'s namespace, by name (one function, one stage)."""
+    """The @stage functions in `module`'s namespace, by name: one stage per function, one per
+    variant for a matrix stage."""
     found: dict[str, Stage] = {}
     seen: set[int] = set()
     for value in list(vars(module).values()):
@@ -252,13 +254,22 @@ def collect_stages(module: types.ModuleType) -> dict[str, Stage]:
         if spec is None or id(value) in seen or not callable(value):
             continue
         seen.add(id(value))
-        other = found.get(spec.name)
-        if other is not None:
+        # A matrix stage is one function and a stage per combination of its matrix values.
+        for each in matrix.expand(spec) if spec.matrix else (spec,):
+            other = found.get(each.name)
+            if other is not None:
+                raise StageDefinitionError(
+                    f"two stages are named '{each.name}': {other.spec.module}."
+                    f"{other.spec.qualname} and {each.module}.{each.qualname}; "
+                    "rename one with @stage(name=...)"
+                )
+            found[each.name] = Stage(each, value)
+    for name, each in found.items():
+        if each.spec.base is not None and each.spec.base in found:
             raise StageDefinitionError(
-                f"two stages are named '{spec.name}': {other.spec.module}.{other.spec.qualname} "
-                f"and {spec.module}.{spec.qualname}; rename one with @stage(name=...)"
+                f"stage '{each.spec.base}' is also the name of a matrix stage (its variant "
+                f"'{name}'); rename one with @stage(name=...)"
             )
-        found[spec.name] = Stage(spec, value)
     return dict(sorted(found.items()))
 
 

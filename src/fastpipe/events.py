@@ -33,6 +33,7 @@ class RunStarted:
     stages: tuple[str, ...]
     executor: str
     jobs: int
+    isolated: bool = True  # each stage in its own process: its output arrives as events
 
 
 @dataclass(frozen=True)

@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING
 
 from fastpipe import snapshot
 from fastpipe.discovery import Project
-from fastpipe.errors import UnknownStageError
 from fastpipe.events import Listener, WarningIssued
 from fastpipe.hashing import StatCache, hash_path
 from fastpipe.lockcache import LockCache
 from fastpipe.lockfile import LockRead
 from fastpipe.staleness import UNFINISHED, Observed, StageStatus, read_stage_lock, statuses
+from fastpipe.targets import expand as expand_targets
 
 if TYPE_CHECKING:
     from fastpipe.context import Context
@@ -48,9 +48,7 @@ class View:
     def select(self, targets: Sequence[str], *, downstream: bool = False) -> list[str]:
         """Targets and their upstream (or downstream), in topological order, like graph.select."""
         stages = self.snapshot.stages
-        for name in targets:
-            if name not in stages:
-                raise UnknownStageError(name, stages)
+        targets = expand_targets(targets, self.snapshot.order)
         if not targets:
             return list(self.snapshot.order)
         if downstream:

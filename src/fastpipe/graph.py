@@ -10,6 +10,7 @@ import networkx as nx
 
 from fastpipe.errors import GraphError, UnknownStageError
 from fastpipe.stage import StageSpec, normalize_path
+from fastpipe.targets import expand as expand_targets
 
 
 def build_graph(specs: Iterable[StageSpec]) -> nx.DiGraph:
@@ -63,8 +64,7 @@ def select(
     """
     if not targets:
         return topological_order(graph)
-    for name in targets:
-        _require(graph, name)
+    targets = expand_targets(targets, sorted(graph))
     step = graph.successors if downstream else graph.predecessors
     return topological_order(graph.subgraph(_closure(targets, step)))
 
@@ -91,6 +91,27 @@ def to_dot(graph: nx.DiGraph) -> str:
     lines += [f"  {_dot_id(u)} -> {_dot_id(v)};" for u, v in sorted(graph.edges)]
     lines.append("}")
     return "\n".join(lines)
+
+
+def group_variants(graph: nx.DiGraph) -> nx.DiGraph:
+    """The graph with each matrix stage's variants as one node, `train@{cnn-0,cnn-1}`.
+
+    Edges to or from any variant become edges of the group; other stages keep their names.
+    """
+    members: dict[str, list[str]] = {}
+    for name in graph:
+        base = stage_spec(graph, name).base
+        if base is not None:
+            members.setdefault(base, []).append(name)
+    label: dict[str, str] = {name: name for name in graph}
+    for base, names in members.items():
+        suffixes = ",".join(name.split("@", 1)[1] for name in sorted(names))
+        for name in names:
+            label[name] = f"{base}@{{{suffixes}}}"
+    grouped = nx.DiGraph()
+    grouped.add_nodes_from(sorted(set(label.values())))
+    grouped.add_edges_from((label[u], label[v]) for u, v in graph.edges if label[u] != label[v])
+    return grouped
 
 
 def to_ascii(graph: nx.DiGraph) -> str:

@@ -132,16 +132,27 @@ def resolve_params(
 ) -> dict[str, dict[str, Any]]:
     """Stage -> {param: value} for every stage: defaults, then params.yaml, then --set."""
     resolved = {name: _defaults(spec) for name, spec in specs.items()}
-    for name, table in file_values.items():
-        _require_stage(specs, name, f"{PARAMS_FILE}:")
+    variants: dict[str, list[str]] = {}  # a matrix stage's name -> its variants' names
+    for name, spec in specs.items():
+        if spec.base is not None:
+            variants.setdefault(spec.base, []).append(name)
+    # A matrix stage's table (`train:`) applies to every variant; a variant's own table
+    # (`train@cnn-0:`) comes after it, so it wins.
+    ordered = sorted(file_values.items(), key=lambda item: item[0] not in variants)
+    for name, table in ordered:
+        if name not in variants:
+            _require_stage(specs, name, f"{PARAMS_FILE}:")
         for param, value in table.items():
             where = f"{PARAMS_FILE}: {name}.{param}:"
-            _assign(resolved[name], specs[name], param, value, (f"{PARAMS_FILE}:", where))
+            for each in variants.get(name, [name]):
+                _assign(resolved[each], specs[each], param, value, (f"{PARAMS_FILE}:", where))
     for override in overrides:
         where = f"--set {override.stage}.{override.param}:"
-        _require_stage(specs, override.stage, where)
-        spec = specs[override.stage]
-        _assign(resolved[spec.name], spec, override.param, override.value, (where, where))
+        if override.stage not in variants:
+            _require_stage(specs, override.stage, where)
+        for each in variants.get(override.stage, [override.stage]):
+            spec = specs[each]
+            _assign(resolved[spec.name], spec, override.param, override.value, (where, where))
     return resolved
 
 
@@ -150,6 +161,11 @@ def _assign(
 ) -> None:
     """Set `values[param]` after checking; `where` prefixes name errors, then value errors."""
     known = {p.name: p.annotation for p in spec.params}
+    if param in dict(spec.variant):
+        raise ParamsError(
+            f"{where[0]} param '{param}' of stage '{spec.base}' is a matrix key: each variant "
+            "takes its own value; change the matrix instead"
+        )
     if param not in known:
         listed = f" (its params: {', '.join(known)})" if known else " (it has no params)"
         hint = _close(param, known) or listed

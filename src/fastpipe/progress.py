@@ -162,8 +162,8 @@ class LiveProgress:
 class AutoProgress:
     """Plain lines until the run starts; then a live display if stderr is a terminal.
 
-    The inline executor runs stages in this process, writing straight to the terminal, which
-    would tear a live display: with it, lines stay plain.
+    An executor without isolation (inline) runs stages in this process, writing straight to
+    the terminal, which would tear a live display: with it, lines stay plain.
     """
 
     def __init__(self, *, verbose: bool = False) -> None:
@@ -171,7 +171,7 @@ class AutoProgress:
         self._inner: PlainProgress | LiveProgress = PlainProgress(verbose=verbose)
 
     def __call__(self, event: Event) -> None:
-        if isinstance(event, RunStarted) and event.executor != "inline" and sys.stderr.isatty():
+        if isinstance(event, RunStarted) and event.isolated and sys.stderr.isatty():
             self._inner = LiveProgress(verbose=self._verbose)
         self._inner(event)
 

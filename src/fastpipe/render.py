@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastpipe.events import (
     Event,
@@ -21,6 +21,9 @@ from fastpipe.events import (
 from fastpipe.results import Outcome, RunResult
 from fastpipe.stage import StageSpec
 from fastpipe.staleness import Reason, ReasonKind, StageStatus
+
+if TYPE_CHECKING:
+    from fastpipe.watch import Cycle
 
 
 def reasons_line(reasons: Iterable[Reason]) -> str:
@@ -83,6 +86,17 @@ def run_summary(result: RunResult) -> str:
     if blocked:
         parts.append(f"{len(blocked)} not run: {', '.join(blocked)}")
     return ", ".join(parts)
+
+
+def watch_cycle(cycle: Cycle) -> str:
+    """`run --watch`: one line per cycle, what triggered it and what it did."""
+    if cycle.number == 0:
+        what = "first run"
+    else:
+        shown = ", ".join(cycle.changed[:3]) + (" ..." if len(cycle.changed) > 3 else "")
+        what = f"cycle {cycle.number} ({shown} changed)"
+    done = "error, see above" if cycle.result is None else run_summary(cycle.result)
+    return f"watch: {what}: {done} in {cycle.seconds:.2f}s; watching (Ctrl-C stops)"
 
 
 def dry_run(result: RunResult) -> str:

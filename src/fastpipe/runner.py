@@ -12,11 +12,10 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import networkx as nx
 
-from fastpipe import executors, graph, runrecord
+from fastpipe import graph, runrecord
 from fastpipe.context import Context
 from fastpipe.devices import Device, DeviceError, DeviceSource, NvmlDevices
 from fastpipe.discovery import Project
@@ -31,7 +30,7 @@ from fastpipe.events import (
     StageStarted,
     WarningIssued,
 )
-from fastpipe.executors import ExecutorSettings
+from fastpipe.executors import Capabilities, ExecutorSettings, StageExecutor
 from fastpipe.hashing import FileHash
 from fastpipe.lockcache import LockCache
 from fastpipe.lockfile import LockEntry
@@ -41,9 +40,6 @@ from fastpipe.results import Outcome, RunResult, StageRun
 from fastpipe.scheduler import Plan, run_plan
 from fastpipe.staleness import Reason, compare
 from fastpipe.worker import StageResult, StageTask, is_importable
-
-if TYPE_CHECKING:
-    from fastpipe.executors.warm import WarmExecutor
 
 _OUTPUT_LINE = re.compile(r"^\[([A-Za-z0-9_.@-]+)\] (.*)$")
 
@@ -157,34 +153,37 @@ def _failed(result: StageResult, error: str) -> StageResult:
     return StageResult(result.name, False, duration=result.duration, error=error)
 
 
-def start_warm(project: Project, listener: Listener) -> WarmExecutor:
-    """Start the warm server early: its imports overlap loading the pipeline here."""
-    from fastpipe.executors.warm import WarmExecutor
+def executor_settings(
+    project: Project, options: RunOptions, listener: Listener
+) -> ExecutorSettings:
+    """What `executors.create` needs for `options`, known before the pipeline is loaded.
 
-    def failed(module: str, error: str) -> None:
-        listener(WarningIssued(executors.preload_failure(module, error)))
-
+    The warm server imports the config's preloads and the pipeline module as soon as it
+    starts, overlapping the pipeline's import here; the library modules the stages use
+    follow through `warm_up`, once they are fingerprinted.
+    """
     config = project.config
-    return WarmExecutor(
-        str(project.root),
-        (*config.preload, config.pipeline),
-        lambda line: listener(_output_event(line)),
-        failed,
+    return ExecutorSettings(
+        name=options.executor,
+        jobs=max(1, options.jobs),
+        root=str(project.root),
+        preload=(*config.preload, config.pipeline),
+        on_output=lambda line: listener(_output_event(line)),
+        on_warning=lambda message: listener(WarningIssued(message)),
+        dask_address=options.dask_address,
     )
 
 
 def execute(
-    ctx: Context,
-    selection: Sequence[str],
-    options: RunOptions,
-    warm: WarmExecutor | None = None,
+    ctx: Context, selection: Sequence[str], options: RunOptions, pool: StageExecutor
 ) -> RunResult:
-    """Run the stale stages of `selection` (all of them with `force`).
+    """Run the stale stages of `selection` (all of them with `force`) on `pool`.
 
-    `warm`, a warm executor started early (start_warm), is used instead of a new one.
+    The pool is the caller's: it was created before (`executors.create`) and outlives this
+    run (`--watch` runs again on it); execute never creates or shuts one down.
     """
     graph.check_deps_exist(ctx.graph, selection, ctx.root)
-    placement = _placement(ctx, selection, options)
+    placement = _placement(ctx, selection, options, pool.capabilities)
     for name in selection:
         ctx.manifest(name)  # fingerprint everything first: warnings come before any output
     layout = ctx.pipeline.project.layout
@@ -200,34 +199,20 @@ def execute(
         retries={n: ctx.spec(n).retries for n in selection},
     )
     run = _Run(ctx, options, placement)
-    # The inline executor runs a stage inside submit(): more than one "at a time" would only
-    # dispatch past a failure before the scheduler sees it.
-    jobs = 1 if options.executor == "inline" else max(1, options.jobs)
-    ctx.listener(RunStarted(tuple(selection), options.executor, jobs))
-    settings = ExecutorSettings(
-        name=options.executor,
-        jobs=jobs,
-        root=str(ctx.root),
-        preload=_preload(ctx, selection),
-        on_output=lambda line: ctx.listener(_output_event(line)),
-        on_warning=lambda message: ctx.listener(WarningIssued(message)),
-        dask_address=options.dask_address,
-        specs={n: ctx.spec(n) for n in selection},
-    )
-    if warm is not None:
-        warm.preload([m for m in settings.preload if m.startswith("?")])
+    jobs = max(1, options.jobs) if pool.capabilities.concurrent else 1
+    ctx.listener(RunStarted(tuple(selection), options.executor, jobs, pool.capabilities.isolated))
+    pool.warm_up(_libraries(ctx, selection), {n: ctx.spec(n) for n in selection})
     try:
-        with warm or executors.create(settings) as pool:
-            outcomes = run_plan(
-                plan,
-                pool,
-                run.decide,
-                run.finish,
-                jobs=jobs,
-                keep_going=options.keep_going,
-                capacity=run.capacity,
-                on_retry=run.retrying,
-            )
+        outcomes = run_plan(
+            plan,
+            pool,
+            run.decide,
+            run.finish,
+            jobs=jobs,
+            keep_going=options.keep_going,
+            capacity=run.capacity,
+            on_retry=run.retrying,
+        )
     finally:
         unwritten = run.locks.close()
         _save_records(layout.run_record, records, run.results)
@@ -249,17 +234,17 @@ def _cache_locks(path: Path, written: Sequence[tuple[Path, bytes, LockEntry]]) -
     cache.save()
 
 
-def _preload(ctx: Context, selection: Sequence[str]) -> tuple[str, ...]:
-    """What the warm server imports: the config's list, the pipeline, and library modules
-    the stages use that importing the pipeline leaves unloaded (numpy.random, say)."""
-    config = ctx.pipeline.project.config
-    libraries = {lib for name in selection for lib in ctx.manifest(name).libraries}
-    return (*config.preload, config.pipeline, *sorted(f"?{lib}" for lib in libraries))
+def _libraries(ctx: Context, selection: Sequence[str]) -> list[str]:
+    """Library modules the stages use that importing the pipeline may leave unloaded
+    (numpy.random, say): the warm server imports them ahead."""
+    return sorted({lib for name in selection for lib in ctx.manifest(name).libraries})
 
 
-def _placement(ctx: Context, selection: Sequence[str], options: RunOptions) -> Placement:
+def _placement(
+    ctx: Context, selection: Sequence[str], options: RunOptions, capabilities: Capabilities
+) -> Placement:
     """The run's placement; refuses stages that need more GPUs or resources than exist."""
-    if executors.cluster_places(options.executor, options.dask_address):
+    if not capabilities.local_placement:
         return ClusterPlacement()  # the cluster's workers say what they have, not this machine
     specs = [ctx.spec(n) for n in selection]
     capacities = {**dict(ctx.pipeline.project.config.resources), **options.resources}

@@ -12,9 +12,9 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 
-from fastpipe.executors.base import Executor
+from fastpipe.executors.base import StageExecutor
 from fastpipe.results import Outcome
-from fastpipe.worker import StageResult, StageTask, run_stage
+from fastpipe.worker import StageResult, StageTask
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ OnRetry = Callable[[StageResult, int, int], None]  # failed result, next attempt
 
 def run_plan(
     plan: Plan,
-    executor: Executor,
+    executor: StageExecutor,
     decide: Decide,
     finish: Finish,
     *,
@@ -42,14 +42,16 @@ def run_plan(
     keep_going: bool = False,
     capacity: Callable[[str], bool] = lambda _name: True,
     on_retry: OnRetry = lambda _result, _attempt, _attempts: None,
-    stage_fn: Callable[[StageTask], StageResult] = run_stage,
 ) -> dict[str, Outcome]:
     """Run `plan` on `executor`; `decide` returns None for a fresh stage.
 
+    At most `jobs` stages run at once, and one where the executor is not `concurrent`.
     `capacity(name)` says whether resources allow starting `name` now; it is asked again
     after every completion. A failed stage is submitted again while `plan.retries` allows
     (`on_retry` is told); `finish` then sees its last result and may turn it into a failure.
     """
+    if not executor.capabilities.concurrent:
+        jobs = 1  # more "at a time" would only dispatch past a failure before it is seen
     waiting = {name: 0 for name in plan.order}
     for name in plan.order:
         for succ in plan.successors.get(name, ()):
@@ -93,7 +95,7 @@ def run_plan(
                 complete(name, Outcome.FRESH)
             else:
                 tasks[name], attempts[name] = task, 1
-                future = executor.submit(stage_fn, task)
+                future = executor.submit(task)
                 running[future] = name
                 if future.done():  # an executor that runs at submit time (inline): look now
                     break
@@ -111,7 +113,7 @@ def run_plan(
             if not result.ok and attempts[name] < allowed and not stopping:
                 attempts[name] += 1
                 on_retry(result, attempts[name], allowed)
-                running[executor.submit(stage_fn, tasks[name])] = name
+                running[executor.submit(tasks[name])] = name
                 continue
             result = finish(result)
             complete(name, Outcome.RAN if result.ok else Outcome.FAILED)

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from fastpipe import matrix as matrices
 from fastpipe.errors import StageDefinitionError
 
 SPEC_ATTRIBUTE = "__fastpipe_stage__"
@@ -73,6 +74,9 @@ class StageSpec:
     fingerprint: tuple[object, ...] = field(default=(), compare=False)
     cached: tuple[str, ...] = ()  # the outputs kept in the output cache, in declaration order
     plot_specs: tuple[Plot, ...] = ()  # one per plots entry (plain paths get default options)
+    matrix: tuple[tuple[str, tuple[Any, ...]], ...] = ()  # key -> values, declaration order
+    base: str | None = None  # a matrix variant: the declared stage's name (`train`)
+    variant: tuple[tuple[str, Any], ...] = ()  # a matrix variant: its value of each key
 
     @property
     def outputs(self) -> tuple[str, ...]:
@@ -101,8 +105,13 @@ def stage(
     timeout: float | None = None,
     retries: int = 0,
     fingerprint: Iterable[object] = (),
+    matrix: Mapping[str, Sequence[Any]] | None = None,
 ) -> Callable[[F], F]:
     """Declare a pipeline stage; returns the function unchanged but for an attached spec.
+
+    `matrix={"model": ["cnn", "xgb"], "fold": [0, 1]}` declares one stage per combination,
+    named `train@cnn-0` and so on, with `{model}` and `{fold}` replaced in every path; each
+    matrix key is a param of the function (it needs no default) and gets its variant's value.
 
     `outs`, `metrics` and `plots` take paths or `Out(path, cache=...)` entries (plots also
     `Plot(path, x=, y=, title=)`); outs are cached by default, metrics and plots are not.
@@ -124,6 +133,8 @@ def stage(
         metric_entries = _outputs(metrics, "metrics", where, cached_by_default=False)
         plot_entries = _outputs(plots, "plots", where, cached_by_default=False)
         entries = out_entries + metric_entries + plot_entries
+        declared = () if matrix is None else matrices.check(matrix, where)
+        keys = tuple(key for key, _ in declared)
         spec = StageSpec(
             name=stage_name,
             module=func.__module__,
@@ -137,11 +148,15 @@ def stage(
             resources=_resources(resources, where),
             timeout=_timeout(timeout, where),
             retries=_count(retries, "retries", where),
-            params=_params(func, where),
+            params=_params(func, where, keys),
             fingerprint=_fingerprint(fingerprint, where),
             cached=tuple(e.path for e in entries if e.cached),
             plot_specs=tuple(e.plot for e in plot_entries if e.plot is not None),
+            matrix=declared,
         )
+        if declared:
+            strings = [f for f in spec.fingerprint if isinstance(f, str)]
+            matrices.check_paths((*spec.deps, *spec.outputs, *strings), keys, where)
         setattr(func, SPEC_ATTRIBUTE, spec)
         return func
 
@@ -293,7 +308,9 @@ def _fingerprint(value: Iterable[object], where: str) -> tuple[object, ...]:
     return tuple(normalize_path(i) if isinstance(i, str) else i for i in items)
 
 
-def _params(func: Callable[..., Any], where: str) -> tuple[ParamSpec, ...]:
+def _params(
+    func: Callable[..., Any], where: str, matrix_keys: tuple[str, ...] = ()
+) -> tuple[ParamSpec, ...]:
     try:
         # String annotations (PEP 563) become real types where they can be evaluated.
         signature = inspect.signature(func, eval_str=True)
@@ -308,9 +325,15 @@ def _params(func: Callable[..., Any], where: str) -> tuple[ParamSpec, ...]:
             raise StageDefinitionError(f"{where}: *{p.name} cannot be a param; remove it")
         if p.kind is p.POSITIONAL_ONLY:
             raise StageDefinitionError(f"{where}: param '{p.name}' must not be positional-only")
-        if p.default is p.empty:
+        if p.default is p.empty and p.name not in matrix_keys:
             raise StageDefinitionError(
                 f"{where}: param '{p.name}' has no default; every stage param needs one"
             )
         params.append(ParamSpec(p.name, p.default, p.annotation))
+    missing = [key for key in matrix_keys if key not in {p.name for p in params}]
+    if missing:
+        raise StageDefinitionError(
+            f"{where}: matrix key '{missing[0]}' is not a parameter of the function; "
+            f"add `{missing[0]}` to its parameters"
+        )
     return tuple(params)

@@ -1,4 +1,8 @@
-"""One behaviour suite, run against every executor (SPEC 8)."""
+"""One behaviour suite for the executor contract (executors/base.py), run against every executor.
+
+What an executor may differ in is its `capabilities`; the tests that need isolation (a
+process per stage) or concurrency read them instead of naming executors.
+"""
 
 from __future__ import annotations
 
@@ -16,8 +20,9 @@ import pytest
 
 from fastpipe.errors import ExecutorError
 from fastpipe.executors import NAMES, ExecutorSettings, create
-from fastpipe.executors.base import Executor
-from fastpipe.worker import StageResult, StageTask, run_stage
+from fastpipe.executors.base import Capabilities, StageExecutor
+from fastpipe.executors.warm import WarmExecutor
+from fastpipe.worker import StageResult, StageTask
 
 # "Promptly": far below how long the stages would run, with a margin no loaded machine misses.
 PROMPT_S = 15.0
@@ -73,7 +78,15 @@ def pdeathsig() -> None:
 # dask here: its own LocalCluster; tests/executors/test_dask.py covers a cluster by address.
 DASK = ["dask"] if importlib.util.find_spec("distributed") else []
 PROCESS_EXECUTORS = ["process", "warm", *DASK]
-LOCAL_EXECUTORS = ["inline", *PROCESS_EXECUTORS]
+INTERPRETER = [
+    pytest.param(
+        "interpreter",
+        marks=pytest.mark.skipif(
+            sys.version_info < (3, 14), reason="needs Python 3.14 (InterpreterPoolExecutor)"
+        ),
+    )
+]
+LOCAL_EXECUTORS = ["inline", *PROCESS_EXECUTORS, *INTERPRETER]
 
 
 @pytest.fixture
@@ -89,7 +102,7 @@ def lines() -> list[str]:
     return []
 
 
-def make(name: str, root: Path, lines: list[str], preload: tuple[str, ...] = ()) -> Executor:
+def make(name: str, root: Path, lines: list[str], preload: tuple[str, ...] = ()) -> StageExecutor:
     settings = ExecutorSettings(
         name=name,
         jobs=4,
@@ -102,11 +115,13 @@ def make(name: str, root: Path, lines: list[str], preload: tuple[str, ...] = ())
 
 
 @pytest.fixture(params=LOCAL_EXECUTORS)
-def executor(request: pytest.FixtureRequest, project: Path, lines: list[str]) -> Iterator[Executor]:
+def executor(
+    request: pytest.FixtureRequest, project: Path, lines: list[str]
+) -> Iterator[StageExecutor]:
     monkey = pytest.MonkeyPatch()
-    if request.param == "inline":
-        monkey.syspath_prepend(str(project))
     pool = make(request.param, project, lines)
+    if not pool.capabilities.isolated:  # the stage imports its module in this process
+        monkey.syspath_prepend(str(project))
     try:
         yield pool
     finally:
@@ -139,33 +154,49 @@ def result_of(future: Future[StageResult]) -> StageResult:
 def test_a_stage_process_dies_with_its_parent(name: str, project: Path, lines: list[str]) -> None:
     """Its parent-death signal is SIGKILL: no stage outlives the process that started it."""
     with make(name, project, lines) as pool:
-        assert result_of(pool.submit(run_stage, task(project, "pdeathsig"))).ok
+        assert result_of(pool.submit(task(project, "pdeathsig"))).ok
     assert (project / "out.txt").read_text() == "9"
 
 
-def test_every_executor_is_an_executor(executor: Executor) -> None:
-    assert isinstance(executor, Executor)
+def test_every_executor_meets_the_contract(executor: StageExecutor, project: Path) -> None:
+    assert isinstance(executor, StageExecutor)
+    assert isinstance(executor.capabilities, Capabilities)
+    for _ in range(2):  # warm_up is accepted before and between runs, by every executor
+        executor.warm_up(["json", "no_such_library_module"], {})
+        assert result_of(executor.submit(task(project, "write"))).ok
+        executor.reload(["stagefns"])  # project code changed (run --watch)
 
 
-def test_runs_a_stage_and_hashes_its_outputs(executor: Executor, project: Path) -> None:
-    result = result_of(executor.submit(run_stage, task(project, "write", text="hi")))
+def test_capabilities_say_how_each_executor_runs_stages(project: Path, lines: list[str]) -> None:
+    found: dict[str, Capabilities] = {}
+    for name in ("inline", "process", "warm", *DASK):
+        with make(name, project, lines) as pool:
+            found[name] = pool.capabilities
+    assert found["inline"] == Capabilities(isolated=False, concurrent=False)
+    assert found["process"] == found["warm"] == Capabilities(isolated=True, concurrent=True)
+    if DASK:  # its own LocalCluster: on this machine, placed by fastpipe
+        assert found["dask"] == Capabilities(isolated=True, concurrent=True, remote=True)
+
+
+def test_runs_a_stage_and_hashes_its_outputs(executor: StageExecutor, project: Path) -> None:
+    result = result_of(executor.submit(task(project, "write", text="hi")))
     assert result.ok, result.error
     assert (project / "out.txt").read_text() == "hi"
     assert result.outputs["out.txt"].size == 2
 
 
 def test_user_error_is_a_failed_result_with_their_traceback(
-    executor: Executor, project: Path
+    executor: StageExecutor, project: Path
 ) -> None:
-    result = result_of(executor.submit(run_stage, task(project, "boom")))
+    result = result_of(executor.submit(task(project, "boom")))
     assert not result.ok
     assert result.error is not None
     assert "ValueError: the user's own error" in result.error
     assert "in boom" in result.error
 
 
-def test_output_reaches_the_log(executor: Executor, project: Path) -> None:
-    result = result_of(executor.submit(run_stage, task(project, "noisy")))
+def test_output_reaches_the_log(executor: StageExecutor, project: Path) -> None:
+    result = result_of(executor.submit(task(project, "noisy")))
     assert result.ok, result.error
     log = (project / "logs" / "noisy.log").read_text()
     for text in ("from print", "from stderr", "from a subprocess"):
@@ -177,7 +208,7 @@ def test_output_is_relayed_with_the_stage_prefix(
     name: str, project: Path, lines: list[str]
 ) -> None:
     with make(name, project, lines) as pool:
-        assert result_of(pool.submit(run_stage, task(project, "noisy"))).ok
+        assert result_of(pool.submit(task(project, "noisy"))).ok
     for text in ("from print", "from stderr", "from a subprocess"):
         assert f"[noisy] {text}" in lines
 
@@ -188,8 +219,8 @@ def test_a_dying_worker_fails_only_its_stage(
     name: str, func: str, project: Path, lines: list[str]
 ) -> None:
     with make(name, project, lines) as pool:
-        dead = result_of(pool.submit(run_stage, task(project, func)))
-        alive = result_of(pool.submit(run_stage, task(project, "write", text="after")))
+        dead = result_of(pool.submit(task(project, func)))
+        alive = result_of(pool.submit(task(project, "write", text="after")))
     assert not dead.ok
     assert dead.error is not None and f"stage '{func}'" in dead.error
     expected = {"exits": "code 3", "killed": "SIGKILL", "segfault": "SIGSEGV"}[func]
@@ -198,22 +229,9 @@ def test_a_dying_worker_fails_only_its_stage(
 
 
 @pytest.mark.parametrize("name", PROCESS_EXECUTORS)
-def test_plain_calls_run_too_and_a_call_that_dies_fails_its_future(
-    name: str, project: Path, lines: list[str]
-) -> None:
-    with make(name, project, lines) as pool:
-        assert pool.submit(pow, 2, 10).result(timeout=60) == 1024
-        dying = pool.submit(os._exit, 3)
-        with pytest.raises(RuntimeError, match="status 3"):  # regression: `process` hung here
-            dying.result(timeout=60)
-
-
-@pytest.mark.parametrize("name", PROCESS_EXECUTORS)
 def test_stages_run_in_parallel(name: str, project: Path, lines: list[str]) -> None:
     with make(name, project, lines) as pool:
-        futures = [
-            pool.submit(run_stage, task(project, "timed", name=n, seconds=1.0)) for n in "ab"
-        ]
+        futures = [pool.submit(task(project, "timed", name=n, seconds=1.0)) for n in "ab"]
         assert all(result_of(f).ok for f in futures)
     (a_start, a_end), (b_start, b_end) = (
         map(float, (project / f"{n}.span").read_text().split()) for n in "ab"
@@ -247,7 +265,7 @@ def test_timeout_kills_the_stage_and_its_children(
     slow = StageTask(**{**task(project, "sleepy").__dict__, "timeout": 1.0})
     start = time.monotonic()
     with make(name, project, lines) as pool:
-        result = result_of(pool.submit(run_stage, slow))
+        result = result_of(pool.submit(slow))
     assert time.monotonic() - start < PROMPT_S  # the stage would sleep 30 s
     assert not result.ok
     assert result.error is not None and "timed out after 1s" in result.error
@@ -259,7 +277,7 @@ def test_shutdown_with_cancel_stops_running_stages_promptly(
     name: str, project: Path, lines: list[str]
 ) -> None:
     pool = make(name, project, lines)
-    future = pool.submit(run_stage, task(project, "sleepy"))
+    future = pool.submit(task(project, "sleepy"))
     deadline = time.monotonic() + 10
     while not (project / "child.pid").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -271,29 +289,29 @@ def test_shutdown_with_cancel_stops_running_stages_promptly(
     assert _wait_gone(int((project / "child.pid").read_text()))
 
 
-def test_env_is_applied_to_the_stage(executor: Executor, project: Path) -> None:
+def test_env_is_applied_to_the_stage(executor: StageExecutor, project: Path) -> None:
     with_env = StageTask(
         **{**task(project, "show_env").__dict__, "env": {"CUDA_VISIBLE_DEVICES": "1"}}
     )
-    assert result_of(executor.submit(run_stage, with_env)).ok
+    assert result_of(executor.submit(with_env)).ok
     assert (project / "out.txt").read_text() == "1"
 
 
 def test_warm_workers_start_with_the_preloaded_modules(project: Path, lines: list[str]) -> None:
     with make("warm", project, lines, preload=("marker_module",)) as pool:
-        assert result_of(pool.submit(run_stage, task(project, "preloaded"))).ok
+        assert result_of(pool.submit(task(project, "preloaded"))).ok
     assert (project / "out.txt").read_text() == "True"
 
 
 def test_process_workers_start_cold(project: Path, lines: list[str]) -> None:
     with make("process", project, lines, preload=("marker_module",)) as pool:
-        assert result_of(pool.submit(run_stage, task(project, "preloaded"))).ok
+        assert result_of(pool.submit(task(project, "preloaded"))).ok
     assert (project / "out.txt").read_text() == "False"
 
 
 def test_a_failed_preload_is_reported(project: Path, lines: list[str]) -> None:
     with make("warm", project, lines, preload=("no_such_module_here",)) as pool:
-        assert result_of(pool.submit(run_stage, task(project, "write"))).ok
+        assert result_of(pool.submit(task(project, "write"))).ok
     warnings = [line for line in lines if line.startswith("WARNING")]
     assert any("no_such_module_here" in w and "ModuleNotFoundError" in w for w in warnings)
 
@@ -301,8 +319,7 @@ def test_a_failed_preload_is_reported(project: Path, lines: list[str]) -> None:
 def test_warm_pool_survives_many_concurrent_submissions(project: Path, lines: list[str]) -> None:
     with make("warm", project, lines) as pool:
         futures = [
-            pool.submit(run_stage, task(project, "timed", name=f"s{i}", seconds=0.01))
-            for i in range(40)
+            pool.submit(task(project, "timed", name=f"s{i}", seconds=0.01)) for i in range(40)
         ]
         assert all(result_of(f).ok for f in futures)
 
@@ -324,17 +341,39 @@ def test_interpreter_executor_needs_python_314(project: Path, lines: list[str]) 
 @pytest.mark.skipif(
     sys.version_info < (3, 14), reason="needs Python 3.14 (InterpreterPoolExecutor)"
 )
-def test_interpreter_executor_runs_a_pure_python_stage(
+def test_interpreter_executor_runs_one_stage_at_a_time_unisolated(
     project: Path, lines: list[str]
 ) -> None:  # pragma: no cover - Python 3.14 only
     with make("interpreter", project, lines) as pool:
-        result = result_of(pool.submit(run_stage, task(project, "write", text="sub")))
-    assert result.ok, result.error
+        assert pool.capabilities == Capabilities(isolated=False, concurrent=False)
 
 
 def test_threads_left_behind_are_daemons(project: Path, lines: list[str]) -> None:
     before = set(threading.enumerate())
     with make("warm", project, lines) as pool:
-        assert result_of(pool.submit(run_stage, task(project, "write"))).ok
+        assert result_of(pool.submit(task(project, "write"))).ok
     leftover = [t for t in threading.enumerate() if t not in before and t.is_alive()]
     assert all(t.daemon for t in leftover)
+
+
+def test_warm_reload_imports_the_edited_project_modules_again(
+    project: Path, lines: list[str]
+) -> None:
+    """Watch mode keeps the server across edits: `reload` forgets project modules only."""
+    (project / "marker_module.py").write_text("VALUE = 'old'\n")
+    (project / "stagefns.py").write_text(
+        textwrap.dedent(STAGES)
+        + "\ndef marker() -> None:\n    import marker_module, json\n"
+        + "    Path('out.txt').write_text(marker_module.VALUE)\n"
+    )
+    marker = StageTask(**{**task(project, "marker").__dict__, "outputs": ("out.txt",)})
+    with make("warm", project, lines, preload=("marker_module",)) as pool:
+        assert isinstance(pool, WarmExecutor)
+        assert result_of(pool.submit(marker)).ok
+        assert (project / "out.txt").read_text() == "old"
+        (project / "marker_module.py").write_text("VALUE = 'new'\n")
+        assert result_of(pool.submit(marker)).ok
+        assert (project / "out.txt").read_text() == "old"  # imported once, kept
+        pool.reload(["stagefns", "marker_module"])
+        assert result_of(pool.submit(marker)).ok
+    assert (project / "out.txt").read_text() == "new"

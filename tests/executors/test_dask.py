@@ -25,9 +25,9 @@ import pytest
 from fastpipe.devices import Device, StaticDevices
 from fastpipe.errors import ExecutorError, ResourceError
 from fastpipe.executors import ExecutorSettings, create
-from fastpipe.executors.base import Executor
+from fastpipe.executors.base import StageExecutor
 from fastpipe.stage import StageSpec
-from fastpipe.worker import StageTask, run_stage
+from fastpipe.worker import StageTask
 from tests.executors.test_behaviour import STAGES, _wait_gone, result_of, task
 from tests.integration.project import ERROR_PREFIX, command_env
 from tests.integration.test_interrupt import PIPELINE as INTERRUPTED_PIPELINE
@@ -88,16 +88,21 @@ def client(cluster: Any) -> Iterator[Any]:
 
 def make(
     address: str, root: Path, lines: list[str], specs: dict[str, StageSpec] | None = None
-) -> Executor:
+) -> StageExecutor:
     settings = ExecutorSettings(
         name="dask",
         jobs=4,
         root=str(root),
         on_output=lines.append,
         dask_address=address,
-        specs=specs or {},
     )
-    return create(settings)
+    pool = create(settings)
+    try:
+        pool.warm_up([], specs or {})
+    except BaseException:
+        pool.shutdown()
+        raise
+    return pool
 
 
 @pytest.fixture
@@ -110,7 +115,7 @@ def project(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def remote(client: Any, project: Path) -> Iterator[tuple[Executor, list[str]]]:
+def remote(client: Any, project: Path) -> Iterator[tuple[StageExecutor, list[str]]]:
     lines: list[str] = []
     pool = make(client.scheduler.address, project, lines)
     try:
@@ -134,35 +139,37 @@ def worker_task(root: Path, func: str) -> StageTask:
 
 
 def test_a_stage_runs_in_a_process_of_its_own_under_a_worker(
-    remote: tuple[Executor, list[str]], client: Any, project: Path
+    remote: tuple[StageExecutor, list[str]], client: Any, project: Path
 ) -> None:
     pool, _ = remote
-    result = result_of(pool.submit(run_stage, worker_task(project, "parent")))
+    result = result_of(pool.submit(worker_task(project, "parent")))
     assert result.ok, result.error
     workers = set(client.run(os.getpid).values())
     assert int((project / "out.txt").read_text()) in workers
     assert os.getpid() not in workers
 
 
-def test_outputs_hashes_errors_and_env(remote: tuple[Executor, list[str]], project: Path) -> None:
+def test_outputs_hashes_errors_and_env(
+    remote: tuple[StageExecutor, list[str]], project: Path
+) -> None:
     pool, _ = remote
-    wrote = result_of(pool.submit(run_stage, task(project, "write", text="hi")))
+    wrote = result_of(pool.submit(task(project, "write", text="hi")))
     assert wrote.ok and wrote.outputs["out.txt"].size == 2
-    failed = result_of(pool.submit(run_stage, task(project, "boom")))
+    failed = result_of(pool.submit(task(project, "boom")))
     assert not failed.ok and failed.error is not None
     assert "ValueError: the user's own error" in failed.error and "in boom" in failed.error
     with_env = StageTask(
         **{**task(project, "show_env").__dict__, "env": {"CUDA_VISIBLE_DEVICES": "1"}}
     )
-    assert result_of(pool.submit(run_stage, with_env)).ok
+    assert result_of(pool.submit(with_env)).ok
     assert (project / "out.txt").read_text() == "1"
 
 
 def test_output_reaches_the_log_and_this_process(
-    remote: tuple[Executor, list[str]], project: Path
+    remote: tuple[StageExecutor, list[str]], project: Path
 ) -> None:
     pool, lines = remote
-    assert result_of(pool.submit(run_stage, task(project, "noisy"))).ok
+    assert result_of(pool.submit(task(project, "noisy"))).ok
     log = (project / "logs" / "noisy.log").read_text()
     for text in ("from print", "from stderr", "from a subprocess"):
         assert text in log
@@ -171,29 +178,29 @@ def test_output_reaches_the_log_and_this_process(
 
 @pytest.mark.parametrize("func", ["exits", "killed", "segfault"])
 def test_a_dying_stage_process_fails_only_its_stage(
-    remote: tuple[Executor, list[str]], project: Path, func: str
+    remote: tuple[StageExecutor, list[str]], project: Path, func: str
 ) -> None:
     pool, _ = remote
-    dead = result_of(pool.submit(run_stage, task(project, func)))
-    alive = result_of(pool.submit(run_stage, task(project, "write", text="after")))
+    dead = result_of(pool.submit(task(project, func)))
+    alive = result_of(pool.submit(task(project, "write", text="after")))
     assert not dead.ok and dead.error is not None and f"stage '{func}'" in dead.error
     assert {"exits": "code 3", "killed": "SIGKILL", "segfault": "SIGSEGV"}[func] in dead.error
     assert alive.ok and (project / "out.txt").read_text() == "after"
 
 
 def test_timeout_kills_the_stage_and_its_children_on_the_worker(
-    remote: tuple[Executor, list[str]], project: Path
+    remote: tuple[StageExecutor, list[str]], project: Path
 ) -> None:
     pool, _ = remote
     slow = StageTask(**{**task(project, "sleepy").__dict__, "timeout": 1.0})
-    result = result_of(pool.submit(run_stage, slow))
+    result = result_of(pool.submit(slow))
     assert not result.ok and result.error is not None and "timed out after 1s" in result.error
     assert _wait_gone(int((project / "child.pid").read_text()))
 
 
 def test_shutdown_with_cancel_ends_remote_stages_promptly(client: Any, project: Path) -> None:
     pool = make(client.scheduler.address, project, [])
-    future = pool.submit(run_stage, task(project, "sleepy"))
+    future = pool.submit(task(project, "sleepy"))
     deadline = time.monotonic() + 30
     while not (project / "child.pid").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -460,18 +467,18 @@ def test_ctrl_c_cancels_remote_stages_and_exits_promptly(client: Any, tmp_path: 
 
 
 def test_a_worker_killed_mid_stage_is_retried_elsewhere(
-    remote: tuple[Executor, list[str]], project: Path
+    remote: tuple[StageExecutor, list[str]], project: Path
 ) -> None:
     pool, _ = remote
-    result = pool.submit(run_stage, worker_task(project, "kill_worker_once")).result(timeout=60)
+    result = pool.submit(worker_task(project, "kill_worker_once")).result(timeout=60)
     assert result.ok, result.error
     assert (project / "out.txt").read_text() == "second attempt"
 
 
 def test_a_stage_that_keeps_killing_workers_fails_and_does_not_hang(
-    remote: tuple[Executor, list[str]], project: Path
+    remote: tuple[StageExecutor, list[str]], project: Path
 ) -> None:
     pool, _ = remote
-    result = pool.submit(run_stage, worker_task(project, "kill_worker_always")).result(timeout=60)
+    result = pool.submit(worker_task(project, "kill_worker_always")).result(timeout=60)
     assert not result.ok and result.error is not None
     assert "stage 'kill_worker_always': the Dask workers running it died" in result.error

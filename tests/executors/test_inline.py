@@ -1,4 +1,4 @@
-"""Tests for fastpipe.executors.inline: the in-process executor and the Executor protocol."""
+"""Tests for fastpipe.executors.inline: the in-process executor and the StageExecutor contract."""
 
 from __future__ import annotations
 
@@ -6,74 +6,64 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from fastpipe.executors.base import Executor
+from fastpipe.executors.base import StageExecutor
 from fastpipe.executors.inline import InlineExecutor
+from fastpipe.worker import StageResult, StageTask
 
 
-def add(a: int, b: int = 0) -> int:
-    return a + b
-
-
-def fail(message: str) -> int:
-    raise ValueError(message)
+def task(name: str) -> StageTask:
+    return StageTask(name, "pipeline", name, "/nonexistent")
 
 
 def test_submit_returns_a_done_future_with_the_result() -> None:
-    calls: list[int] = []
+    calls: list[str] = []
 
-    def record(x: int) -> int:
-        calls.append(x)
-        return x * 2
+    def record(task: StageTask) -> StageResult:
+        calls.append(task.name)
+        return StageResult(task.name, True)
 
-    future = InlineExecutor().submit(record, 21)
-    assert calls == [21]  # ran at submit time, in this thread
+    future = InlineExecutor(record).submit(task("a"))
+    assert calls == ["a"]  # ran at submit time, in this thread
     assert future.done()
     assert not future.cancelled()
-    assert future.exception() is None
-    assert future.result(timeout=0) == 42
+    assert future.result(timeout=0) == StageResult("a", True)
 
 
-def test_submit_passes_args_and_kwargs() -> None:
-    assert InlineExecutor().submit(add, 1, b=2).result(timeout=0) == 3
+def test_a_broken_runner_fails_the_future() -> None:
+    def broken(task: StageTask) -> StageResult:
+        raise ValueError("boom")
 
-
-def test_exception_is_set_on_the_future() -> None:
-    future = InlineExecutor().submit(fail, "boom")
+    future = InlineExecutor(broken).submit(task("a"))
     assert future.done()
-    error = future.exception(timeout=0)
-    assert isinstance(error, ValueError)
-    assert str(error) == "boom"
     with pytest.raises(ValueError, match="boom"):
         future.result(timeout=0)
 
 
 def test_keyboard_interrupt_is_not_swallowed() -> None:
-    def interrupt() -> None:
+    def interrupt(task: StageTask) -> StageResult:
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        InlineExecutor().submit(interrupt)
+        InlineExecutor(interrupt).submit(task("a"))
 
 
 def test_context_manager_returns_itself_and_keeps_working() -> None:
-    executor = InlineExecutor()
+    executor = InlineExecutor(lambda t: StageResult(t.name, True))
     with executor as entered:
         assert entered is executor
-        assert entered.submit(add, 2, 3).result() == 5
+        assert entered.submit(task("a")).result().ok
     executor.shutdown(wait=True, cancel_futures=True)  # nothing to stop, and no error
-    assert executor.submit(add, 1).result() == 1
+    executor.warm_up(["numpy"])  # means nothing in this process, and no error
+    assert executor.submit(task("b")).result().name == "b"
 
 
-def test_satisfies_the_executor_protocol() -> None:
-    assert isinstance(InlineExecutor(), Executor)
+def test_one_stage_at_a_time_and_no_isolation() -> None:
+    capabilities = InlineExecutor().capabilities
+    assert not capabilities.concurrent and not capabilities.isolated
+    assert capabilities.local_placement and not capabilities.remote
+
+
+def test_satisfies_the_stage_executor_protocol_and_a_thread_pool_does_not() -> None:
+    assert isinstance(InlineExecutor(), StageExecutor)
     with ThreadPoolExecutor(1) as pool:
-        assert isinstance(pool, Executor)  # any concurrent.futures executor plugs in
-    assert not isinstance(object(), Executor)
-
-
-def test_usable_where_an_executor_is_expected() -> None:
-    def run_twice(executor: Executor) -> list[int]:
-        with executor:
-            return [executor.submit(add, i, 1).result() for i in range(2)]
-
-    assert run_twice(InlineExecutor()) == [1, 2]
+        assert not isinstance(pool, StageExecutor)  # a callable executor: no capabilities

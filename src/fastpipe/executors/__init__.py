@@ -1,14 +1,20 @@
-"""Executors: where stages run. `create(settings)` maps an executor name to an instance."""
+"""Executors: where stages run. `create(settings)` maps an executor name to an instance.
+
+It is the one construction path: `fastpipe run` (and --watch) build their pool here, before
+the pipeline is loaded, and own its lifetime. What each executor can do is in its
+`capabilities` (base.py); nothing outside this module compares executor names.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from fastpipe.errors import ExecutorError
-from fastpipe.executors.base import Executor
+from fastpipe.executors.base import Capabilities, StageExecutor
 from fastpipe.executors.inline import InlineExecutor
-from fastpipe.stage import StageSpec
+
+__all__ = ["DEFAULT", "NAMES", "Capabilities", "ExecutorSettings", "StageExecutor", "create"]
 
 NAMES = ("warm", "process", "inline", "interpreter", "dask")
 DEFAULT = "warm"
@@ -21,20 +27,10 @@ class ExecutorSettings:
     name: str
     jobs: int
     root: str
-    preload: tuple[str, ...] = ()  # modules the warm server imports up front
+    preload: tuple[str, ...] = ()  # project modules the warm server imports up front
     on_output: Callable[[str], None] = print  # a line a stage process wrote (`[stage] ...`)
     on_warning: Callable[[str], None] = print
     dask_address: str | None = None  # an existing Dask scheduler; None: start a LocalCluster
-    specs: Mapping[str, StageSpec] = field(default_factory=dict[str, StageSpec])  # the stages run
-
-
-def cluster_places(name: str, dask_address: str | None) -> bool:
-    """Whether a cluster, not fastpipe, places stages on GPUs and resources.
-
-    True for a Dask cluster given by address: its workers advertise what they have. A
-    LocalCluster runs on this machine, so fastpipe's own placement (NVML, capacities) applies.
-    """
-    return name == "dask" and dask_address is not None
 
 
 def preload_failure(module: str, error: str) -> str:
@@ -44,7 +40,7 @@ def preload_failure(module: str, error: str) -> str:
     )
 
 
-def create(settings: ExecutorSettings) -> Executor:
+def create(settings: ExecutorSettings) -> StageExecutor:
     """A new executor as `settings` describe; ExecutorError for unknown or unavailable ones."""
     name = settings.name
     if name == "inline":

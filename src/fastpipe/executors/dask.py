@@ -24,19 +24,18 @@ import os
 import pickle
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
-from typing import TYPE_CHECKING, Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self
 
 from fastpipe.errors import ExecutorError, ResourceError
+from fastpipe.executors.base import Capabilities
 from fastpipe.executors.dask_worker import OUTPUT_TOPIC, run_on_worker, stop_stages
 from fastpipe.stage import StageSpec
 from fastpipe.worker import StageResult, StageTask
 
 if TYPE_CHECKING:
     from fastpipe.executors import ExecutorSettings
-
-T = TypeVar("T")
 
 INSTALL_HINT = "pip install 'fastpipe[dask]'"
 CONNECT_TIMEOUT_S = 10.0  # SPEC 11: an unreachable scheduler is an error within 30 s
@@ -46,16 +45,10 @@ CLOSE_TIMEOUT_S = 5.0
 
 def create(settings: ExecutorSettings) -> DaskExecutor:
     """A DaskExecutor as `settings` describe (ExecutorError: extra missing, no scheduler)."""
-    from fastpipe.executors import cluster_places
-
-    needs: dict[str, dict[str, float]] = {}
-    if cluster_places(settings.name, settings.dask_address):
-        needs = {name: stage_resources(spec) for name, spec in settings.specs.items()}
     return DaskExecutor(
         settings.dask_address,
         jobs=settings.jobs,
         root=settings.root,
-        needs={name: need for name, need in needs.items() if need},
         on_output=settings.on_output,
     )
 
@@ -69,7 +62,12 @@ def stage_resources(spec: StageSpec) -> dict[str, float]:
 
 
 class DaskExecutor:
-    """A concurrent.futures-shaped executor over a Dask client: one Dask task per call."""
+    """A StageExecutor over a Dask client: one Dask task per stage.
+
+    With an address, the cluster places stages (`local_placement` is False): `warm_up` is
+    told the stages a run will submit, refuses needs no worker offers, and each stage's Dask
+    task then carries its resources.
+    """
 
     def __init__(
         self,
@@ -77,15 +75,18 @@ class DaskExecutor:
         *,
         jobs: int,
         root: str,
-        needs: Mapping[str, Mapping[str, float]],
         on_output: Callable[[str], None],
     ) -> None:
         distributed = _import_distributed()
         self._label = f"fastpipe-run={uuid.uuid4().hex}"  # marks this run's stage processes
-        self._needs = needs
+        self._address = address
+        self._capabilities = Capabilities(
+            isolated=True, concurrent=True, local_placement=address is None, remote=True
+        )
+        self._needs: dict[str, dict[str, float]] = {}
         self._on_output = on_output
         self._lock = threading.Lock()
-        self._pending: dict[str, tuple[Any, Future[Any], StageTask | None]] = {}
+        self._pending: dict[str, tuple[Any, Future[StageResult], StageTask]] = {}
         self._count = itertools.count()
         self._closed = False
         self._cluster: Any = None
@@ -95,19 +96,33 @@ class DaskExecutor:
         else:
             self._client = _connect(distributed, address)
             try:
-                _check_cluster(self._client, address, root, needs)
+                _check_cluster(self._client, address, root)
             except BaseException:
                 self._client.close(timeout=CLOSE_TIMEOUT_S)
                 raise
         self._client.subscribe_topic(OUTPUT_TOPIC, self._relay)
 
-    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
-        task = args[0] if args and isinstance(args[0], StageTask) else None
-        name = task.name if task is not None else getattr(fn, "__name__", "call")
+    @property
+    def capabilities(self) -> Capabilities:
+        return self._capabilities
+
+    def warm_up(
+        self, modules: Sequence[str], stages: Mapping[str, StageSpec] | None = None, /
+    ) -> None:
+        """With an address: refuse, before anything runs, stages no worker can take."""
+        if self._address is None or not stages:
+            return
+        needs = {name: stage_resources(spec) for name, spec in stages.items()}
+        needs = {name: need for name, need in needs.items() if need}
+        _check_needs(self._client, self._address, needs)
+        self._needs.update(needs)
+
+    def submit(self, task: StageTask, /) -> Future[StageResult]:
+        name = task.name
         # Pickled here, so that Dask ships bytes and never looks inside the StageTask.
-        payload = pickle.dumps((fn, args, kwargs), protocol=pickle.HIGHEST_PROTOCOL)
+        payload = pickle.dumps(task, protocol=pickle.HIGHEST_PROTOCOL)
         key = f"fastpipe-{name}-{next(self._count)}-{self._label[-8:]}"
-        future: Future[T] = Future()
+        future: Future[StageResult] = Future()
         future.set_running_or_notify_cancel()
         with self._lock:
             if self._closed:
@@ -143,12 +158,10 @@ class DaskExecutor:
             exc = remote.exception() if remote.status == "error" else None
         except BaseException as error:  # the result did not arrive: never leave it pending
             exc = error
-        if task is not None:
-            future.set_result(_failure(task, exc))
-        elif exc is None:
-            future.set_exception(RuntimeError(f"Dask task {remote.key} was cancelled"))
-        else:
-            future.set_exception(exc)
+        future.set_result(_failure(task, exc))
+
+    def reload(self, modules: Sequence[str], /) -> None:
+        """Every stage starts a fresh process on its worker: it imports the edited code."""
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         with self._lock:
@@ -162,11 +175,8 @@ class DaskExecutor:
             with contextlib.suppress(Exception):  # a scheduler gone away has nothing to stop
                 self._stop([remote for remote, _, _ in pending])
             for _, future, task in pending:
-                if task is not None:
-                    error = f"stage '{task.name}' was stopped before it finished"
-                    future.set_result(StageResult(task.name, False, error=error))
-                else:
-                    future.set_exception(RuntimeError("stopped before it finished"))
+                error = f"stage '{task.name}' was stopped before it finished"
+                future.set_result(StageResult(task.name, False, error=error))
         elif wait:
             for _, future, _ in pending:
                 future.exception()
@@ -224,10 +234,8 @@ def _connect(distributed: Any, address: str) -> Any:
         ) from None
 
 
-def _check_cluster(
-    client: Any, address: str, root: str, needs: Mapping[str, Mapping[str, float]]
-) -> None:
-    """Refuse, before anything runs, a cluster that could only leave stages waiting forever."""
+def _check_cluster(client: Any, address: str, root: str) -> None:
+    """Refuse a cluster with no workers, or whose workers cannot see the project root."""
     try:
         client.wait_for_workers(1, timeout=WORKERS_TIMEOUT_S)
     except TimeoutError:
@@ -235,6 +243,17 @@ def _check_cluster(
             f"the Dask scheduler at {address} has no workers; start some with "
             f"`dask worker {address}`"
         ) from None
+    seen = client.run(os.path.isdir, root, on_error="return")
+    blind = sorted(worker for worker, ok in seen.items() if ok is not True)
+    if blind:
+        raise ExecutorError(
+            f"Dask workers {', '.join(blind)} cannot see the project root {root}: workers must "
+            "share the project's filesystem, at the same path (docs/distributed.md)"
+        )
+
+
+def _check_needs(client: Any, address: str, needs: Mapping[str, Mapping[str, float]]) -> None:
+    """Refuse, before anything runs, stages that could only wait forever for a worker."""
     workers = client.scheduler_info(n_workers=-1)["workers"]
     offers = [dict(info.get("resources") or {}) for info in workers.values()]
     for name, need in sorted(needs.items()):
@@ -244,13 +263,6 @@ def _check_cluster(
                 f"stage '{name}' needs {wanted} but no worker of the Dask cluster at {address} "
                 f'offers it; start workers with `dask worker --resources "{wanted}"`'
             )
-    seen = client.run(os.path.isdir, root, on_error="return")
-    blind = sorted(worker for worker, ok in seen.items() if ok is not True)
-    if blind:
-        raise ExecutorError(
-            f"Dask workers {', '.join(blind)} cannot see the project root {root}: workers must "
-            "share the project's filesystem, at the same path (docs/distributed.md)"
-        )
 
 
 def _failure(task: StageTask, exc: BaseException | None) -> StageResult:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import pickle
 from pathlib import Path
-from typing import Any
 
 from fastpipe.executors.process import ProcessExecutor
 from fastpipe.executors.processes import kill_groups
@@ -22,14 +21,13 @@ from fastpipe.worker import StageResult, StageTask, process_tree
 OUTPUT_TOPIC = "fastpipe-output"  # one topic for every run: the scheduler keeps a bounded log
 
 
-def run_on_worker(payload: bytes, label: str) -> Any:
-    """The Dask task: run the call in a stage process under this worker; its result."""
+def run_on_worker(payload: bytes, label: str) -> StageResult:
+    """The Dask task: run the stage in a process of its own under this worker; its result."""
     import distributed
 
     worker = distributed.get_worker()
-    fn, args, kwargs = pickle.loads(payload)
-    task = args[0] if args and isinstance(args[0], StageTask) else None
-    if task is not None and not os.path.isdir(task.root):
+    task: StageTask = pickle.loads(payload)
+    if not os.path.isdir(task.root):
         error = (
             f"stage '{task.name}': the project root {task.root} does not exist on Dask worker "
             f"{worker.address}; workers must share the project's filesystem"
@@ -40,7 +38,7 @@ def run_on_worker(payload: bytes, label: str) -> Any:
         worker.log_event(OUTPUT_TOPIC, [label, line])
 
     with ProcessExecutor(relay, label=label) as pool:
-        return pool.submit(fn, *args, **kwargs).result()
+        return pool.submit(task).result()
 
 
 def stop_stages(label: str) -> int:

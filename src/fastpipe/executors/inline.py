@@ -1,25 +1,41 @@
-"""The `inline` executor: runs each call in this process, at submit time, one at a time."""
+"""The `inline` executor: runs each stage in this process, at submit time, one at a time."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
-from typing import Any, Self, TypeVar
+from typing import TYPE_CHECKING, Self
 
+from fastpipe.executors.base import Capabilities
 from fastpipe.executors.processes import kill_groups
-from fastpipe.worker import process_tree
+from fastpipe.worker import StageResult, StageTask, process_tree, run_stage
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from fastpipe.stage import StageSpec
+
+CAPABILITIES = Capabilities(isolated=False, concurrent=False)
 
 
 class InlineExecutor:
-    """A concurrent.futures-shaped executor whose futures are done when submit returns."""
+    """An executor whose futures are done when submit returns.
 
-    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
-        future: Future[T] = Future()
+    A stage shares this process (working directory, file descriptors), so only one runs at a
+    time (`concurrent` is False) and nothing is isolated. `run` is what runs a task: the
+    worker's `run_stage`, or a double in tests.
+    """
+
+    def __init__(self, run: Callable[[StageTask], StageResult] = run_stage) -> None:
+        self._run = run
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return CAPABILITIES
+
+    def submit(self, task: StageTask, /) -> Future[StageResult]:
+        future: Future[StageResult] = Future()
         try:
-            future.set_result(fn(*args, **kwargs))
+            future.set_result(self._run(task))
         except Exception as exc:
             future.set_exception(exc)
         except BaseException:
@@ -27,6 +43,14 @@ class InlineExecutor:
             kill_groups(sorted(process_tree() - {os.getpid()}), grace=0.2)
             raise
         return future
+
+    def warm_up(
+        self, modules: Sequence[str], stages: Mapping[str, StageSpec] | None = None, /
+    ) -> None:
+        """Stages import what they use in this process, when they run."""
+
+    def reload(self, modules: Sequence[str], /) -> None:
+        """Stages import in this process, where the pipeline was just imported again."""
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Nothing runs in the background, so there is nothing to stop."""

@@ -8,23 +8,27 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
-from typing import Any, Self, TypeVar
+from typing import TYPE_CHECKING, Self
 
+from fastpipe.executors.base import Capabilities
 from fastpipe.executors.processes import (
     OutputRelay,
     death_result,
     kill_groups,
     timeout_result,
 )
-from fastpipe.worker import StageResult, StageTask
+from fastpipe.worker import StageResult, StageTask, run_stage
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from fastpipe.stage import StageSpec
+
+CAPABILITIES = Capabilities(isolated=True, concurrent=True)
 
 
 class ProcessExecutor:
-    """Starts `python -m fastpipe.executors.child` per call; kills it on timeout or shutdown."""
+    """Starts `python -m fastpipe.executors.child` per stage; kills it on timeout or shutdown."""
 
     def __init__(self, on_output: Callable[[str], None], label: str = "") -> None:
         self._relay = OutputRelay(on_output)
@@ -33,8 +37,12 @@ class ProcessExecutor:
         self._running: dict[int, subprocess.Popen[bytes]] = {}
         self._watchers: list[threading.Thread] = []
 
-    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
-        future: Future[T] = Future()
+    @property
+    def capabilities(self) -> Capabilities:
+        return CAPABILITIES
+
+    def submit(self, task: StageTask, /) -> Future[StageResult]:
+        future: Future[StageResult] = Future()
         future.set_running_or_notify_cancel()
         read_end, write_end = os.pipe()
         command = [sys.executable, "-m", "fastpipe.executors.child", str(write_end)]
@@ -48,11 +56,11 @@ class ProcessExecutor:
         )
         os.close(write_end)
         assert proc.stdin is not None
-        proc.stdin.write(pickle.dumps((fn, args, kwargs), protocol=pickle.HIGHEST_PROTOCOL))
+        payload = (run_stage, (task,), {})
+        proc.stdin.write(pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL))
         proc.stdin.close()
         with self._lock:
             self._running[proc.pid] = proc
-        task = args[0] if args and isinstance(args[0], StageTask) else None
         watcher = threading.Thread(
             target=self._watch, args=(proc, read_end, future, task), daemon=True
         )
@@ -61,12 +69,16 @@ class ProcessExecutor:
         return future
 
     def _watch(
-        self, proc: subprocess.Popen[bytes], read_end: int, future: Future[Any], task: Any
+        self,
+        proc: subprocess.Popen[bytes],
+        read_end: int,
+        future: Future[StageResult],
+        task: StageTask,
     ) -> None:
         start = time.monotonic()
         timed_out = threading.Event()
         timer = None
-        if isinstance(task, StageTask) and task.timeout:
+        if task.timeout:
             timer = threading.Timer(task.timeout, _expire, (proc.pid, timed_out))
             timer.daemon = True
             timer.start()
@@ -79,8 +91,16 @@ class ProcessExecutor:
             self._running.pop(proc.pid, None)
         try:
             future.set_result(_outcome(data, status, task, timed_out.is_set(), start))
-        except Exception as exc:  # never leave the future pending (a plain call that died)
+        except Exception as exc:  # never leave the future pending (a result that cannot load)
             future.set_exception(exc)
+
+    def warm_up(
+        self, modules: Sequence[str], stages: Mapping[str, StageSpec] | None = None, /
+    ) -> None:
+        """Every stage starts a fresh interpreter, which imports what it uses itself."""
+
+    def reload(self, modules: Sequence[str], /) -> None:
+        """Every stage starts a fresh interpreter: it imports the edited code itself."""
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         if cancel_futures:
@@ -104,14 +124,13 @@ def _expire(pid: int, flag: threading.Event) -> None:
     kill_groups([pid])
 
 
-def _outcome(data: bytes, status: int, task: Any, timed_out: bool, start: float) -> Any:
+def _outcome(
+    data: bytes, status: int, task: StageTask, timed_out: bool, start: float
+) -> StageResult:
     duration = time.monotonic() - start
-    if isinstance(task, StageTask):
-        if timed_out:
-            return timeout_result(task, duration)
-        if not data:
-            return death_result(task, status, duration)
+    if timed_out:
+        return timeout_result(task, duration)
     if not data:
-        raise RuntimeError(f"worker process ended with status {status} and no result")
+        return death_result(task, status, duration)
     result: StageResult = pickle.loads(data)
     return result

@@ -14,25 +14,29 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from multiprocessing.connection import Connection
-from typing import Any, Self, TypeVar
+from typing import TYPE_CHECKING, Self
 
 from fastpipe.errors import ExecutorError
+from fastpipe.executors.base import Capabilities
 from fastpipe.executors.processes import (
     OutputRelay,
     death_result,
     kill_groups,
     timeout_result,
 )
-from fastpipe.worker import StageResult, StageTask
+from fastpipe.worker import StageResult, StageTask, run_stage
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from fastpipe.stage import StageSpec
+
+CAPABILITIES = Capabilities(isolated=True, concurrent=True)
 
 
 class _Request:
-    def __init__(self, future: Future[Any], task: StageTask | None) -> None:
+    def __init__(self, future: Future[StageResult], task: StageTask) -> None:
         self.future = future
         self.task = task
         self.pid: int | None = None
@@ -42,7 +46,13 @@ class _Request:
 
 
 class WarmExecutor:
-    """A concurrent.futures-shaped executor over one warm server process."""
+    """A StageExecutor over one warm server process.
+
+    `modules` (the config's preloads and the pipeline module) are imported as soon as the
+    server starts; `warm_up` adds the library modules the stages use once they are known;
+    `reload` has the server forget the project's modules and import them again (watch mode,
+    after project code changed), keeping the libraries it imported.
+    """
 
     def __init__(
         self,
@@ -76,16 +86,28 @@ class WarmExecutor:
         self._reader = threading.Thread(target=self._read, name="fastpipe-warm", daemon=True)
         self._reader.start()
 
-    def preload(self, modules: Sequence[str]) -> None:
-        """Have the server import more modules before it forks the first stage."""
-        with self._send_lock:
-            self._control.send(("preload", list(modules)))
+    @property
+    def capabilities(self) -> Capabilities:
+        return CAPABILITIES
 
-    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
-        future: Future[T] = Future()
+    def warm_up(
+        self, modules: Sequence[str], stages: Mapping[str, StageSpec] | None = None, /
+    ) -> None:
+        """Have the server import library modules (longest importable prefix, failures
+        ignored: a stage imports what it uses anyway) before it forks the next stage."""
+        if modules:
+            with self._send_lock:
+                self._control.send(("preload", [f"?{m}" for m in modules]))
+
+    def reload(self, modules: Sequence[str], /) -> None:
+        """Have the server forget the project's modules and import `modules` again."""
+        with self._send_lock:
+            self._control.send(("reload", list(modules)))
+
+    def submit(self, task: StageTask, /) -> Future[StageResult]:
+        future: Future[StageResult] = Future()
         future.set_running_or_notify_cancel()
-        task = args[0] if args and isinstance(args[0], StageTask) else None
-        payload = pickle.dumps((fn, args, kwargs), protocol=pickle.HIGHEST_PROTOCOL)
+        payload = pickle.dumps((run_stage, (task,), {}), protocol=pickle.HIGHEST_PROTOCOL)
         with self._send_lock:
             self._next_id += 1
             request = self._next_id
@@ -111,7 +133,7 @@ class WarmExecutor:
     def _started(self, request: int, pid: int) -> None:
         entry = self._requests[request]
         entry.pid = pid
-        if entry.task is not None and entry.task.timeout:
+        if entry.task.timeout:
             entry.timer = threading.Timer(entry.task.timeout, self._expire, (entry,))
             entry.timer.daemon = True
             entry.timer.start()
@@ -129,12 +151,10 @@ class WarmExecutor:
             entry.timer.cancel()
         duration = time.monotonic() - entry.start
         task = entry.task
-        if task is not None and entry.timed_out:
+        if entry.timed_out:
             entry.future.set_result(timeout_result(task, duration))
-        elif task is not None and not data:
-            entry.future.set_result(death_result(task, status, duration))
         elif not data:
-            entry.future.set_exception(RuntimeError(f"worker ended with status {status}"))
+            entry.future.set_result(death_result(task, status, duration))
         else:
             result: StageResult = pickle.loads(data)
             entry.future.set_result(result)

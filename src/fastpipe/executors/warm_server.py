@@ -4,7 +4,7 @@ process per request, so every stage starts with numpy (or torch...) already impo
 `python -m fastpipe.executors.warm_server CONTROL_FD` talks to its executor over a socket:
 
     executor -> server   ("init", root, modules)   ("preload", modules)   ("run", id, payload)
-                         ("stop",)
+                         ("reload", modules)   ("stop",)
     server -> executor   ("ready", failures)   ("started", id, pid)   ("done", id, data, status)
 
 It is single-threaded (so forking is safe), exits when its executor goes away, and takes its
@@ -48,6 +48,20 @@ def _preload(root: str, modules: list[str]) -> list[tuple[str, str]]:
     return failures
 
 
+def _forget_project_modules(root: str) -> None:
+    """Drop from sys.modules every module loaded from a file under `root` (not an installed
+    package there), so that importing it again reads the edited source."""
+    prefix = os.path.join(os.path.realpath(root), "")
+    for name, module in list(sys.modules.items()):
+        path = getattr(module, "__file__", None)
+        if not path:
+            continue
+        real = os.path.realpath(path)
+        if real.startswith(prefix) and "site-packages" not in real:
+            del sys.modules[name]
+    importlib.invalidate_caches()
+
+
 def _import_longest_prefix(dotted: str) -> None:
     parts = dotted.split(".")
     for end in range(len(parts), 0, -1):
@@ -88,6 +102,12 @@ class _Server:
             self._fork(message[1], message[2])
             return True
         if message[0] == "preload":
+            self.control.send(("ready", _preload(self.root, message[1])))
+            gc.freeze()
+            return True
+        if message[0] == "reload":
+            gc.unfreeze()
+            _forget_project_modules(self.root)
             self.control.send(("ready", _preload(self.root, message[1])))
             gc.freeze()
             return True

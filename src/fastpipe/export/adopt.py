@@ -137,9 +137,11 @@ def mismatches(
     for kind, entries in (("dep", dvc.deps), ("out", dvc.outs)):
         reasons += [r for entry in entries if (r := _file_problem(ctx.root, kind, entry))]
     # A param edited since DVC ran also disagrees with fastpipe: saying so twice is noise.
-    reasons += _param_problems(dvc, params_files) or _param_disagreements(
-        name, ctx.params[name], dvc
-    )
+    # A matrix variant's params may be tracked under its own name or its matrix stage's.
+    names = (name,) if spec.base is None else (name, spec.base)
+    reasons += _param_problems(dvc, params_files) or [
+        problem for each in names for problem in _param_disagreements(each, ctx.params[name], dvc)
+    ]
     return reasons
 
 

@@ -22,9 +22,10 @@ from fastpipe import yamltext
 from fastpipe.atomicfile import atomic_write
 from fastpipe.context import Context
 from fastpipe.errors import DvcError
+from fastpipe.export import dvcmatrix
 from fastpipe.layout import STATE_DIR
 from fastpipe.params import PARAMS_FILE, load_params_file
-from fastpipe.stage import StageSpec
+from fastpipe.stage import StageSpec, spec_of
 
 DVC_YAML = "dvc.yaml"
 DEFAULTS_FILE = "params.defaults.yaml"
@@ -90,6 +91,10 @@ def keep_sections(root: Path, plan: ExportPlan) -> ExportPlan:
 def plan_export(ctx: Context, targets: Sequence[str], dvc_yaml: str) -> ExportPlan:
     """The export of `targets` (default: every stage) and their upstream to `dvc_yaml`."""
     selection = ctx.select(targets)
+    # A matrix stage is exported whole (one DVC `matrix:` stage), whichever variants are asked.
+    bases = sorted({b for n in selection if (b := ctx.spec(n).base) is not None})
+    if bases and targets:
+        selection = ctx.select([*targets, *bases])
     defaults_path = posixpath.join(posixpath.dirname(dvc_yaml), DEFAULTS_FILE)
     where = _Where(wdir_of(dvc_yaml), defaults_path)
     user = load_params_file(ctx.root)
@@ -97,6 +102,10 @@ def plan_export(ctx: Context, targets: Sequence[str], dvc_yaml: str) -> ExportPl
     defaults: dict[str, Any] = {}
     for name in selection:
         spec: StageSpec = ctx.spec(name)
+        if spec.base is not None:
+            if spec.base not in stages:
+                stages[spec.base] = _matrix_entry(ctx, spec.base, selection, where, user, defaults)
+            continue
         values = ctx.params[name]
         in_user = sorted(p for p in values if p in user.get(name, {}))
         _check_name(name, in_user)
@@ -164,13 +173,24 @@ def _check_name(name: str, in_user: Sequence[str]) -> None:
 
 
 def _stage_entry(
-    ctx: Context, spec: StageSpec, where: _Where, in_user: list[str], own: list[str]
+    ctx: Context,
+    spec: StageSpec,
+    where: _Where,
+    in_user: list[str],
+    own: list[str],
+    *,
+    files: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """One stage of dvc.yaml, keys in the order DVC writes them (stage/serialize.py)."""
+    """One stage of dvc.yaml, keys in the order DVC writes them (stage/serialize.py).
+
+    `files`: the deps, when they are not the stage's deps and code files (a matrix stage)."""
     entry: dict[str, Any] = {"cmd": f"fastpipe exec {shlex.quote(spec.name)}"}
     if where.wdir != ".":
         entry["wdir"] = where.wdir
-    deps = sorted(set(spec.deps) | set(ctx.manifest(spec.name).files))
+    if files is None:
+        deps = sorted(set(spec.deps) | set(ctx.manifest(spec.name).files))
+    else:
+        deps = list(files)
     if deps:
         entry["deps"] = deps
     keys: list[Any] = [f"{spec.name}.{p}" for p in in_user]
@@ -187,6 +207,62 @@ def _stage_entry(
         if paths:
             entry[kind] = [{path: dict(flags)} if flags else path for path in sorted(paths)]
     return entry
+
+
+def _matrix_entry(
+    ctx: Context,
+    base: str,
+    selection: Sequence[str],
+    where: _Where,
+    user: Mapping[str, Mapping[str, Any]],
+    defaults: dict[str, Any],
+) -> dict[str, Any]:
+    """A matrix stage's one DVC stage: `matrix:`, a templated cmd, templated paths."""
+    variants: list[StageSpec] = [ctx.spec(n) for n in selection if ctx.spec(n).base == base]
+    declared = spec_of(ctx.pipeline.stages[variants[0].name].func)
+    assert declared is not None and declared.matrix
+    keys = [key for key, _ in declared.matrix]
+    sources = dvcmatrix.param_sources(declared, variants, ctx.params, user)
+    _check_name(base, sources.base_keys)
+    template = StageSpec(
+        name=dvcmatrix.variant_template(base, keys),
+        module=declared.module,
+        qualname=declared.qualname,
+        outs=tuple(dvcmatrix.to_dvc(p) for p in declared.outs),
+        metrics=tuple(dvcmatrix.to_dvc(p) for p in declared.metrics),
+        plots=tuple(dvcmatrix.to_dvc(p) for p in declared.plots),
+        persist=declared.persist,
+    )
+    files = {v.name: ctx.manifest(v.name).files for v in variants}
+    deps = dvcmatrix.shared_files(declared, variants, files)
+    user_keys = [f"{base}.{p}" for p in sources.base_keys]
+    user_keys += [f"{template.name}.{p}" for p in sources.variant_keys]
+    if sources.defaults:
+        _nest(defaults, base.split("."), sources.defaults)
+    entry: dict[str, Any] = {"matrix": {key: list(values) for key, values in declared.matrix}}
+    body = _stage_entry(ctx, template, where, [], sorted(sources.defaults), files=deps)
+    body["cmd"] = f"fastpipe exec {shlex.quote(base)}@" + "-".join(
+        "${item." + key + "}" for key in keys
+    )
+    own = [k for k in body.get("params", []) if isinstance(k, dict)]
+    params = [*user_keys, *(_rename_defaults(k, template.name, base) for k in own)]
+    for key, value in body.items():  # DVC's key order, params after deps
+        if key == "params":
+            continue
+        if key in ("outs", "metrics", "plots") and params and "params" not in entry:
+            entry["params"] = params
+        entry[key] = value
+    if params and "params" not in entry:
+        entry["params"] = params
+    return entry
+
+
+def _rename_defaults(keys: Mapping[str, Any], template: str, base: str) -> dict[str, Any]:
+    """The defaults file's keys of a matrix stage live under its base name (shared)."""
+    return {
+        path: [k.replace(f"{template}.", f"{base}.", 1) for k in names]
+        for path, names in keys.items()
+    }
 
 
 def _nest(tree: dict[str, Any], keys: list[str], values: Mapping[str, Any]) -> None:
