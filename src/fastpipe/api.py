@@ -21,6 +21,7 @@ from fastpipe.staleness import StageStatus
 # The fast path (a no-op `run`, `status`) must not pay for networkx, the fingerprinting
 # machinery or the executors: the modules that need them are imported by the slow paths.
 if TYPE_CHECKING:
+    from fastpipe.compare import Diff, Values
     from fastpipe.context import Context
     from fastpipe.devices import DeviceSource
     from fastpipe.executors.warm import WarmExecutor
@@ -350,3 +351,98 @@ def import_dvc(
     from fastpipe.export.adopt import import_dvc as adopt
 
     return adopt(Path(cwd or "."), dvc_file, dry_run=dry_run, listener=listener or _warn)
+
+
+# ---------------------------------------------------------------- comparing runs (metrics, params)
+
+
+def metrics(
+    rev: str | None = None, *, root: Path | str | None = None, stages: Sequence[str] = ()
+) -> Values:
+    """The declared metrics files of `stages` (default: all) at `rev` (None: the workspace)."""
+    from fastpipe import compare
+
+    specs = _specs(root, stages)
+    with compare.Sides(specs.root) as sides:
+        return compare.metric_values(sides, rev, compare.metrics_paths(specs.chosen))
+
+
+def metrics_diff(
+    a_rev: str | None = "HEAD",
+    b_rev: str | None = None,
+    *,
+    root: Path | str | None = None,
+    precision: int = 5,
+    all: bool = False,
+) -> Diff:
+    """Every metric that differs between `a_rev` and `b_rev` (None: the workspace)."""
+    from fastpipe import compare
+
+    specs = _specs(root, ())
+    paths = compare.metrics_paths(specs.chosen)
+    with compare.Sides(specs.root) as sides:
+        old = compare.metric_values(sides, a_rev, paths)
+        new = compare.metric_values(sides, b_rev, paths)
+    return compare.compare(old, new, precision=precision, include_unchanged=all)
+
+
+def stage_params(
+    rev: str | None = None, *, root: Path | str | None = None, stages: Sequence[str] = ()
+) -> Values:
+    """Params per stage at `rev` (from its locks), or as the next run resolves them (None)."""
+    from fastpipe import compare
+
+    specs = _specs(root, stages)
+    with compare.Sides(specs.root) as sides:
+        workspace = _resolved_params(specs) if rev is None else None
+        return compare.param_values(sides, rev, workspace, stages)
+
+
+def params_diff(
+    a_rev: str | None = "HEAD",
+    b_rev: str | None = None,
+    *,
+    root: Path | str | None = None,
+    precision: int = 5,
+    all: bool = False,
+) -> Diff:
+    """Every stage param that differs between `a_rev` and `b_rev` (None: the workspace)."""
+    from fastpipe import compare
+
+    project = discovery.load_project(Path(root or "."))
+    with compare.Sides(project.root) as sides:
+        sides.check(a_rev)
+        sides.check(b_rev)
+        workspace = None
+        if a_rev is None or b_rev is None:
+            workspace = _resolved_params(_specs(project.root, ()))
+        old = compare.param_values(sides, a_rev, workspace)
+        new = compare.param_values(sides, b_rev, workspace)
+    return compare.compare(old, new, precision=precision, include_unchanged=all)
+
+
+@dataclass(frozen=True)
+class _Specs:
+    root: Path
+    specs: Mapping[str, StageSpec]
+    chosen: tuple[StageSpec, ...]
+
+
+def _specs(root: Path | str | None, stages: Sequence[str]) -> _Specs:
+    """The workspace pipeline's specs, and those of `stages` (default: all)."""
+    from fastpipe.errors import UnknownStageError
+
+    project = discovery.load_project(Path(root or "."))
+    specs = discovery.load_pipeline(project).specs
+    for name in stages:
+        if name not in specs:
+            raise UnknownStageError(name, specs)
+    chosen = tuple(specs[n] for n in stages) if stages else tuple(specs.values())
+    return _Specs(project.root, specs, chosen)
+
+
+def _resolved_params(specs: _Specs) -> dict[str, Mapping[str, Any]]:
+    from fastpipe import params as params_module
+
+    found = params_module.load_params_file(specs.root)
+    return dict(params_module.resolve_params(specs.specs, found, []))

@@ -375,6 +375,15 @@ def import_dvc(
     print(report.import_plan(found, dry_run=dry_run))
 
 
+# ---------------------------------------------------------------------------- comparing runs
+# metrics, params, plots, history and report: their bodies live in cli_compare.py.
+
+from fastpipe import cli_compare  # noqa: E402 - registered here, after the app exists
+
+app.add_typer(cli_compare.metrics_app, name="metrics")
+app.add_typer(cli_compare.params_app, name="params")
+
+
 # ---------------------------------------------------------------------------- entry point
 
 

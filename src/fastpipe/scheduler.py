@@ -30,6 +30,7 @@ class Plan:
 Decide = Callable[[str], StageTask | None]
 Finish = Callable[[StageResult], StageResult]
 OnRetry = Callable[[StageResult, int, int], None]  # failed result, next attempt, attempts
+OnSlot = Callable[[str, int], None]  # stage, the worker slot (0..jobs-1) it was submitted to
 
 
 def run_plan(
@@ -43,12 +44,15 @@ def run_plan(
     capacity: Callable[[str], bool] = lambda _name: True,
     on_retry: OnRetry = lambda _result, _attempt, _attempts: None,
     stage_fn: Callable[[StageTask], StageResult] = run_stage,
+    on_slot: OnSlot = lambda _name, _slot: None,
 ) -> dict[str, Outcome]:
     """Run `plan` on `executor`; `decide` returns None for a fresh stage.
 
     `capacity(name)` says whether resources allow starting `name` now; it is asked again
     after every completion. A failed stage is submitted again while `plan.retries` allows
     (`on_retry` is told); `finish` then sees its last result and may turn it into a failure.
+    Each submitted stage takes the lowest free worker slot (`on_slot` is told), kept until
+    it completes (retries included): the run history draws one row per slot.
     """
     waiting = {name: 0 for name in plan.order}
     for name in plan.order:
@@ -61,6 +65,8 @@ def run_plan(
     running: dict[Future[StageResult], str] = {}
     tasks: dict[str, StageTask] = {}
     attempts: dict[str, int] = {}
+    free_slots = list(range(jobs))  # a heap: the lowest free slot first
+    slots: dict[str, int] = {}
 
     def make_ready(name: str) -> None:
         heapq.heappush(ready, (-plan.priority.get(name, 0.0), rank[name], name))
@@ -93,6 +99,8 @@ def run_plan(
                 complete(name, Outcome.FRESH)
             else:
                 tasks[name], attempts[name] = task, 1
+                slots[name] = heapq.heappop(free_slots) if free_slots else len(slots)
+                on_slot(name, slots[name])
                 future = executor.submit(stage_fn, task)
                 running[future] = name
                 if future.done():  # an executor that runs at submit time (inline): look now
@@ -113,6 +121,7 @@ def run_plan(
                 on_retry(result, attempts[name], allowed)
                 running[executor.submit(stage_fn, tasks[name])] = name
                 continue
+            heapq.heappush(free_slots, slots.pop(name))
             result = finish(result)
             complete(name, Outcome.RAN if result.ok else Outcome.FAILED)
             if not result.ok and not keep_going:
