@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from fastpipe.export.adopt import ImportReport
     from fastpipe.export.dvcyaml import ExportResult
     from fastpipe.export.validate import ValidationReport
+    from fastpipe.runhistory import RunRecord
     from fastpipe.runner import RunOptions
     from fastpipe.worker import StageResult
 
@@ -119,9 +121,10 @@ def run(
     layout = Layout(project.root)
     with projectlock.hold(layout.run_lock, wait=wait, on_wait=lambda m: notify(Waiting(m))):
         if not force and not overrides:
+            started = time.time()
             nothing_to_do = _nothing_to_run(project, targets, downstream, notify)
             if nothing_to_do is not None:
-                return nothing_to_do
+                return _recorded(layout, nothing_to_do, started)
         from fastpipe.runner import RunOptions, default_jobs, start_warm
 
         name = _executor_name(executor, dask_address, project.config.executor)
@@ -161,6 +164,14 @@ def _execute(
         return execute(ctx, selection, options, warm)
     finally:
         ctx.cache.save()
+
+
+def _recorded(layout: Layout, result: RunResult, started: float) -> RunResult:
+    """`result`, of a run that found everything fresh, written to the run history."""
+    from fastpipe import runhistory
+
+    names = [s.name for s in result.stages]
+    return RunResult(result.stages, runhistory.record_fresh(layout.state, names, started))
 
 
 def _nothing_to_run(
@@ -446,3 +457,40 @@ def _resolved_params(specs: _Specs) -> dict[str, Mapping[str, Any]]:
 
     found = params_module.load_params_file(specs.root)
     return dict(params_module.resolve_params(specs.specs, found, []))
+
+
+# ---------------------------------------------------------------- run history and report
+
+
+def history(*, root: Path | str | None = None, limit: int | None = None) -> tuple[RunRecord, ...]:
+    """The recorded runs of the project, newest first (at most `limit`)."""
+    from fastpipe import runhistory
+
+    project = discovery.load_project(Path(root or "."))
+    return tuple(runhistory.history(project.layout.state, limit))
+
+
+def report(
+    run_id: str | None = None,
+    *,
+    root: Path | str | None = None,
+    output: Path | str | None = None,
+) -> Path:
+    """Write the HTML report of run `run_id` (default: the latest) to `output`; its path.
+
+    `output` defaults to fastpipe-report.html in `root` (or the current directory).
+    """
+    from fastpipe import runhistory, runreport
+    from fastpipe.atomicfile import atomic_write
+
+    project = discovery.load_project(Path(root or "."))
+    record = runhistory.load(project.layout.state, run_id)
+    target = Path(output) if output is not None else Path(root or ".") / REPORT_FILE
+    try:
+        atomic_write(target, runreport.render(record).encode("utf-8"))
+    except OSError as exc:
+        raise FastpipeError(f"cannot write the report to '{target}': {exc.strerror}") from exc
+    return target
+
+
+REPORT_FILE = "fastpipe-report.html"

@@ -153,6 +153,10 @@ def run(
     as_json: Annotated[
         bool, typer.Option("--json", help="Progress and result as JSON lines on stdout.")
     ] = False,
+    report: Annotated[
+        Path | None,
+        typer.Option("--report", metavar="PATH", help="Then write the run's HTML report to PATH."),
+    ] = None,
 ) -> int:
     """Run the stale stages among STAGEs (default: all) and their upstream stages."""
     from fastpipe import api, render
@@ -184,6 +188,9 @@ def run(
         print(json.dumps({"event": "result", "ok": result.ok, "stages": stages_json}))
     else:
         print(render.dry_run(result) if dry_run else render.run_summary(result))
+    if report is not None and not dry_run:
+        written = api.report(result.run_id or None, root=g.directory, output=report)
+        print(f"report: {written}", file=sys.stderr)
     return EXIT_OK if result.ok else EXIT_FAILED
 
 
@@ -382,6 +389,8 @@ from fastpipe import cli_compare  # noqa: E402 - registered here, after the app 
 
 app.add_typer(cli_compare.metrics_app, name="metrics")
 app.add_typer(cli_compare.params_app, name="params")
+app.command("history")(cli_compare.history)
+app.command("report")(cli_compare.report)
 
 
 # ---------------------------------------------------------------------------- entry point

@@ -147,3 +147,34 @@ def params_diff(
         _rev(a_rev), _rev(b_rev), root=_directory(ctx), precision=precision, all=all_
     )
     return _print_diff(found, as_json, md, "params")
+
+
+def history(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option("-n", min=1, help="Show the N latest runs.")] = 20,
+    as_json: JsonFlag = False,
+) -> None:
+    """List the recorded runs, newest first (.fastpipe/runs/, the last 100 kept)."""
+    from fastpipe import api, comparetext, runhistory
+
+    records = api.history(root=_directory(ctx), limit=limit)
+    if as_json:
+        print(json.dumps({"runs": [runhistory.to_dict(r) for r in records]}, indent=1))
+    else:
+        print(comparetext.history_table(records))
+
+
+def report(
+    ctx: typer.Context,
+    run_id: Annotated[
+        str | None, typer.Argument(metavar="[RUN_ID]", help="The run (default: the latest).")
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("-o", "--output", metavar="PATH", help="Default: fastpipe-report.html."),
+    ] = None,
+) -> None:
+    """Write a self-contained HTML report of a run: summary, timeline, stages."""
+    from fastpipe import api
+
+    print(api.report(run_id, root=_directory(ctx), output=output))

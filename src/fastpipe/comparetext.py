@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 from fastpipe.compare import Diff, Values
 from fastpipe.metricsfile import ABSENT, diff_json, show_value
+from fastpipe.runhistory import RunRecord
 
 NO_CHANGES = "No changes."
 
@@ -83,3 +85,18 @@ def values_json(values: Values) -> dict[str, Any]:
 
 def diff_to_json(diff: Diff) -> dict[str, dict[str, dict[str, Any]]]:
     return diff_json(list(diff.changes))
+
+
+def history_table(records: Sequence[RunRecord]) -> str:
+    """One line per run, newest first: id, start, wall time, outcome counts, command."""
+    import time
+
+    if not records:
+        return "No runs recorded yet."
+    rows = []
+    for r in records:
+        counts = Counter(s.outcome for s in r.stages)
+        stages = ", ".join(f"{n} {o.replace('_', ' ')}" for o, n in sorted(counts.items()))
+        started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.started))
+        rows.append([r.run_id, started, f"{r.wall:.2f}s", stages or "-", r.command])
+    return table(["Run", "Started", "Wall", "Stages", "Command"], rows)

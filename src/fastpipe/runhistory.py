@@ -83,7 +83,13 @@ def command_line(argv: Sequence[str] | None = None) -> str:
 
 
 def why(reasons: Iterable[Reason]) -> str:
-    return "; ".join(f"{r.kind.value}: {r.detail}" for r in reasons)
+    """`code: helpers.fit changed; params: lr 0.1 -> 0.2` (as `status` words it)."""
+    from fastpipe.staleness import ReasonKind
+
+    plain = (ReasonKind.NEVER_RUN, ReasonKind.UPSTREAM)
+    return "; ".join(
+        r.detail if r.kind in plain else f"{r.kind.value}: {r.detail}" for r in reasons
+    )
 
 
 def runs_dir(state: Path) -> Path:
@@ -158,3 +164,21 @@ def load(state: Path, run_id: str | None = None) -> RunRecord:
             f"no run '{run_id}' in .fastpipe/runs/ (`fastpipe history` lists the runs)"
         )
     return record
+
+
+def record_fresh(state: Path, names: Sequence[str], started: float) -> str | None:
+    """Record a run that found every stage fresh (nothing started); its id, or None."""
+    record = RunRecord(
+        run_id=new_run_id(started),
+        command=command_line(),
+        started=started,
+        ended=time.time(),
+        jobs=1,
+        executor="none",
+        stages=tuple(StageEntry(name, "fresh") for name in names),
+    )
+    try:
+        save(state, record)
+    except OSError:
+        return None
+    return record.run_id
