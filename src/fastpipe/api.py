@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from fastpipe.export.adopt import ImportReport
     from fastpipe.export.dvcyaml import ExportResult
     from fastpipe.export.validate import ValidationReport
+    from fastpipe.plots import PlotsPage
     from fastpipe.runhistory import RunRecord
     from fastpipe.runner import RunOptions
     from fastpipe.worker import StageResult
@@ -494,3 +495,45 @@ def report(
 
 
 REPORT_FILE = "fastpipe-report.html"
+
+
+# ---------------------------------------------------------------- comparing runs (plots)
+
+PLOTS_DIR = "fastpipe-plots"
+
+
+def plots(
+    revs: Sequence[str] = (),
+    *,
+    root: Path | str | None = None,
+    stages: Sequence[str] = (),
+    workspace: bool = True,
+    output: Path | str | None = None,
+) -> PlotsPage:
+    """Draw the declared plots of `stages` (default: all) at each of `revs`, then the
+    workspace (unless `workspace` is False), on one page: `output`/index.html."""
+    from fastpipe import compare
+    from fastpipe import plots as plotting
+    from fastpipe.atomicfile import atomic_write
+
+    specs = _specs(root, stages)
+    chosen = list({p.path: p for spec in specs.chosen for p in spec.plot_specs}.values())
+    sides: list[str | None] = [*revs, *([None] if workspace or not revs else [])]
+    figures: list[plotting.Figure] = []
+    with compare.Sides(specs.root) as reader:
+        labels = [reader.check(rev) for rev in sides]
+        for plot in chosen:
+            found = [
+                (label, reader.read(rev, plot.path))
+                for label, rev in zip(labels, sides, strict=True)
+            ]
+            figures.append(plotting.figure(plot, found))
+    target = Path(output) if output is not None else Path(root or ".") / PLOTS_DIR
+    index = target / "index.html"
+    try:
+        index.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(index, plotting.render_page(figures, labels).encode("utf-8"))
+    except OSError as exc:
+        raise FastpipeError(f"cannot write the plots page to '{index}': {exc.strerror}") from exc
+    errors = tuple(e for f in figures for e in f.errors)
+    return plotting.PlotsPage(index, tuple(p.path for p in chosen), tuple(labels), errors)

@@ -389,6 +389,7 @@ from fastpipe import cli_compare  # noqa: E402 - registered here, after the app 
 
 app.add_typer(cli_compare.metrics_app, name="metrics")
 app.add_typer(cli_compare.params_app, name="params")
+app.add_typer(cli_compare.plots_app, name="plots")
 app.command("history")(cli_compare.history)
 app.command("report")(cli_compare.report)
 

@@ -178,3 +178,39 @@ def report(
     from fastpipe import api
 
     print(api.report(run_id, root=_directory(ctx), output=output))
+
+
+plots_app = _sub_app("Draw plots on one self-contained HTML page, or overlay revisions.")
+OutDir = Annotated[
+    Path | None,
+    typer.Option("-o", "--output", metavar="DIR", help="Where index.html goes (fastpipe-plots/)."),
+]
+
+
+@plots_app.command("show")
+def plots_show(ctx: typer.Context, stages: Stages = None, output: OutDir = None) -> int:
+    """Draw the plots of STAGEs (default: all) in the workspace."""
+    from fastpipe import api
+
+    found = api.plots(root=_directory(ctx), stages=stages or (), output=output)
+    print(found.path)
+    return _finish(found.errors)
+
+
+@plots_app.command("diff")
+def plots_diff(
+    ctx: typer.Context,
+    revs: Annotated[
+        list[str] | None,
+        typer.Argument(metavar="[REV]...", help="Revisions to overlay (default: HEAD)."),
+    ] = None,
+    output: OutDir = None,
+) -> int:
+    """Overlay each plot at REVs and in the workspace (two or more REVs: only those)."""
+    from fastpipe import api
+
+    chosen = [r for r in revs or ["HEAD"] if _rev(r) is not None]
+    workspace = len(revs or ()) < 2 or any(_rev(r) is None for r in revs or ())
+    found = api.plots(chosen, root=_directory(ctx), workspace=workspace, output=output)
+    print(found.path)
+    return _finish(found.errors)

@@ -196,7 +196,8 @@ def _table(record: RunRecord, critical: set[str]) -> str:
         )
         why = escape(s.error if s.error else s.why) or "-"
         rows.append(
-            f"<tr class='stage' data-stage='{escape(s.name)}'><td class='name'><code>{name}</code></td>"
+            f"<tr class='stage' data-stage='{escape(s.name)}'>"
+            f"<td class='name'><code>{name}</code></td>"
             f"<td><span class='pill' style='background:{colour(s.outcome)}'>"
             f"{escape(s.outcome.replace('_', ' '))}</span></td>"
             f"<td class='num'>{'-' if s.slot is None else s.slot}</td>"

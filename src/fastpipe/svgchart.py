@@ -20,7 +20,8 @@ PALETTE = (
     "#13a4b4",
     "#6c8893",
 )
-WIDTH, HEIGHT = 520, 300
+WIDTH, HEIGHT = 520, 300  # the plot area; a legend adds rows below it
+_LEGEND_ITEM = 150  # the width of one legend entry
 _LEFT, _RIGHT, _TOP, _BOTTOM = 58, 16, 14, 40
 
 
@@ -75,9 +76,13 @@ def line_chart(series: Sequence[Series], *, x_label: str = "", y_label: str = ""
     def py(y: float) -> float:
         return _TOP + plot_h - (y - y0) / ((y1 - y0) or 1) * plot_h
 
+    legend_rows = (
+        0 if len(series) < 2 else -(-len(series) // max(1, (WIDTH - _LEFT) // _LEGEND_ITEM))
+    )
+    height = HEIGHT + 16 * legend_rows + (10 if legend_rows else 0)
     parts = [
-        f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
-        f'width="{WIDTH}" height="{HEIGHT}" role="img">'
+        f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" '
+        f'width="{WIDTH}" height="{height}" style="width:100%;height:auto" role="img">'
     ]
     for y in y_ticks:
         parts.append(
@@ -120,28 +125,23 @@ def line_chart(series: Sequence[Series], *, x_label: str = "", y_label: str = ""
         if len(s.points) == 1:
             x, y = s.points[0]
             parts.append(f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="3" fill="{colour}"/>')
-    if len(series) > 1:
-        parts.append(_legend(series))
+    if legend_rows:
+        parts.append(_legend(series, HEIGHT + 16))
     parts.append("</svg>")
     return "".join(parts)
 
 
-def _legend(series: Sequence[Series]) -> str:
-    """Labels in the top right corner, on a translucent card so lines stay visible."""
-    width = 22 + max(len(s.label) for s in series) * 6.6
-    left = WIDTH - _RIGHT - width - 6
-    parts = [
-        f'<g class="legend"><rect x="{left:.1f}" y="{_TOP + 4}" width="{width:.1f}" '
-        f'height="{8 + 16 * len(series)}" rx="4" fill="#ffffff" fill-opacity="0.85" '
-        'stroke="#e4e7eb"/>'
-    ]
+def _legend(series: Sequence[Series], top: float) -> str:
+    """The labels in rows under the chart, so that they never hide a line."""
+    per_row = max(1, (WIDTH - _LEFT) // _LEGEND_ITEM)
+    parts = ['<g class="legend">']
     for i, s in enumerate(series):
-        y = _TOP + 16 + 16 * i
+        x = _LEFT + (i % per_row) * _LEGEND_ITEM
+        y = top + 16 * (i // per_row)
         colour = PALETTE[i % len(PALETTE)]
         parts.append(
-            f'<line x1="{left + 6:.1f}" x2="{left + 18:.1f}" y1="{y - 4}" y2="{y - 4}" '
-            f'stroke="{colour}" stroke-width="3"/>'
-            f'<text x="{left + 22:.1f}" y="{y}" font-size="11" fill="#1f2933">'
+            f'<line x1="{x}" x2="{x + 14}" y1="{y - 4}" y2="{y - 4}" stroke="{colour}" '
+            f'stroke-width="3"/><text x="{x + 19}" y="{y}" font-size="11" fill="#1f2933">'
             f"{escape(s.label)}</text>"
         )
     parts.append("</g>")
