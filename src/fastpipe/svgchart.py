@@ -42,7 +42,7 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
     raw = (high - low) / max(1, count)
     power = 10 ** math.floor(math.log10(raw))
     step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
-    first = math.floor(low / step) * step
+    first = math.floor(low / step + 1e-9) * step  # 0.3 / 0.1 is 2.9999...
     ticks: list[float] = []
     value = first
     while value <= high + step * 1e-9:
