@@ -1,8 +1,11 @@
 """fastpipe: run Python pipelines incrementally, in parallel, with code-aware staleness."""
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastpipe.stage import Plot, StageSpec, stage
+
+if TYPE_CHECKING:
+    from fastpipe.api import metrics, metrics_diff, params_diff, stage_params
 
 # Comparing runs (fastpipe.api), imported on first use so that `import fastpipe` stays light.
 # `params` would shadow the fastpipe.params module, hence `stage_params`.
