@@ -23,6 +23,10 @@ OUTCOME_COLOURS: Mapping[str, str] = {
 }
 OTHER_COLOUR = "#e8a13b"  # an outcome this version has no colour for
 _SUMMARY_OUTCOMES = ("ran", "restored", "fresh", "failed")
+_NOT_DISPATCHED = {  # the why column of stages that did not run
+    "fresh": "up to date: code, params and deps match its lock",
+    "not_run": "not run: an upstream stage failed, or the run stopped",
+}
 
 _WIDTH, _LEFT, _RIGHT, _ROW, _AXIS = 1040, 64, 34, 34, 30
 
@@ -194,7 +198,7 @@ def _table(record: RunRecord, critical: set[str]) -> str:
         name = escape(s.name) + (
             " <span title='critical path'>◆</span>" if s.name in critical else ""
         )
-        why = escape(s.error if s.error else s.why) or "-"
+        why = escape(s.error or s.why or _NOT_DISPATCHED.get(s.outcome, "-"))
         rows.append(
             f"<tr class='stage' data-stage='{escape(s.name)}'>"
             f"<td class='name'><code>{name}</code></td>"
