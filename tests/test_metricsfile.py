@@ -68,3 +68,8 @@ def test_diff_of_a_file_absent_on_one_side() -> None:
 def test_a_bool_is_not_a_number_and_a_type_change_is_a_change() -> None:
     changes = diff({"f": {"ok": True, "v": 1}}, {"f": {"ok": False, "v": 1.0}})
     assert [(c.key, c.diff) for c in changes] == [("ok", None), ("v", 0.0)]
+
+
+def test_a_change_rounded_to_zero_has_no_sign() -> None:
+    (change,) = diff({"f": {"v": 0.4499}}, {"f": {"v": 0.4496}}, precision=3)
+    assert str(change.diff) == "0.0"

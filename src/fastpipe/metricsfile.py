@@ -120,7 +120,7 @@ def _delta(old: object, new: object, precision: int) -> float | int | None:
     if isinstance(delta, float):
         if not math.isfinite(delta):
             return delta
-        return round(delta, precision)
+        return round(delta, precision) + 0.0  # + 0.0: a rounded -0.0003 shows as 0.0, not -0.0
     return delta  # type: ignore[no-any-return]
 
 
