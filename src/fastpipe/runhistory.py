@@ -44,7 +44,7 @@ class StageEntry:
     peak_rss: int | None = None  # bytes, the stage process and its children
     gpus: str | None = None  # its CUDA_VISIBLE_DEVICES
     peak_gpu_memory: int | None = None  # bytes
-    error: str | None = None  # the first line of the error of a failed stage
+    error: str | None = None  # the last line of a failed stage's error (what went wrong)
 
 
 @dataclass(frozen=True)

@@ -276,7 +276,7 @@ def _record_run(
                 peak_rss=result.peak_rss if result else None,
                 gpus=run.gpus.get(name),
                 peak_gpu_memory=result.peak_gpu_memory if result else None,
-                error=(result.error or "").splitlines()[0] if result and result.error else None,
+                error=_last_line(result.error) if result else None,
             )
         )
     record = runhistory.RunRecord(
@@ -295,6 +295,12 @@ def _record_run(
         run.ctx.listener(WarningIssued(f"the run could not be recorded in the history: {exc}"))
         return None
     return record.run_id
+
+
+def _last_line(error: str | None) -> str | None:
+    """The line of an error that says what went wrong (a traceback's last line)."""
+    lines = [line.strip() for line in (error or "").splitlines() if line.strip()]
+    return lines[-1] if lines else None
 
 
 def _cache_locks(path: Path, written: Sequence[tuple[Path, bytes, LockEntry]]) -> None:

@@ -19,7 +19,7 @@ OUTCOME_COLOURS: Mapping[str, str] = {
     "restored": "#8f5bd6",
     "fresh": "#9aa5b1",
     "failed": "#d64545",
-    "not_run": "#cbd2d9",
+    "not_run": "#616e7c",
 }
 OTHER_COLOUR = "#e8a13b"  # an outcome this version has no colour for
 _SUMMARY_OUTCOMES = ("ran", "restored", "fresh", "failed")

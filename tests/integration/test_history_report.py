@@ -75,3 +75,41 @@ def test_a_bad_plot_file_is_named_and_the_others_still_drawn(make_project: MakeP
     assert result.err_lines == [
         f"{ERROR_PREFIX}unknown revision 'nosuchrev' (not a branch, tag or commit)"
     ]
+
+
+FAILING = """\
+from pathlib import Path
+
+from fastpipe import stage
+
+
+@stage(outs=["a.txt"])
+def a() -> None:
+    Path("a.txt").write_text("a")
+
+
+@stage(deps=["a.txt"], outs=["b.txt"])
+def b() -> None:
+    raise ValueError("bad data in a.txt")
+
+
+@stage(deps=["b.txt"], outs=["c.txt"])
+def c() -> None:
+    Path("c.txt").write_text("c")
+"""
+
+
+def test_a_failed_run_is_recorded_with_what_went_wrong(make_project: MakeProject) -> None:
+    project = make_project({"pipeline.py": FAILING})
+    result = project.run("run", "--executor", "process", "--report", "r.html")
+    assert result.code == 1
+    (run,) = json.loads(project.ok("history", "--json").out)["runs"]
+    outcomes = {s["name"]: (s["outcome"], s["error"]) for s in run["stages"]}
+    assert outcomes == {
+        "a": ("ran", None),
+        "b": ("failed", "ValueError: bad data in a.txt"),
+        "c": ("not_run", None),
+    }
+    html = project.read("r.html")
+    assert 'data-stage="b" data-outcome="failed"' in html
+    assert "ValueError: bad data in a.txt" in html
