@@ -143,3 +143,13 @@ def test_a_bad_metrics_file_is_named_and_the_others_still_shown(repo: Project) -
     result = repo.run("metrics", "diff")
     assert result.code == 2
     assert any("'metrics.json' is not valid JSON" in line for line in result.err_lines)
+
+
+def test_params_show_as_a_table_and_markdown(repo: Project) -> None:
+    assert repo.ok("params", "show", "score").out.splitlines() == [
+        "Param        Value",
+        "score.bonus  1",
+    ]
+    assert repo.ok("params", "show", "score", "--md").out.splitlines()[2] == "| score.bonus | 1 |"
+    result = repo.run("params", "show", "nosuch")
+    assert result.code == 2 and result.err_lines == [f"{ERROR_PREFIX}unknown stage 'nosuch'"]
