@@ -27,6 +27,7 @@ PUBLIC = [
     "ImportReport",
     "InitResult",
     "LockSchemaError",
+    "MetricsError",
     "Out",
     "Outcome",
     "ParamsError",
@@ -37,6 +38,7 @@ PUBLIC = [
     "ReasonKind",
     "ResourceError",
     "RevisionError",
+    "RunNotFoundError",
     "RunResult",
     "StageDefinitionError",
     "StageInfo",
@@ -54,6 +56,10 @@ PUBLIC = [
     "import_dvc",
     "init",
     "list_stages",
+    "metrics",
+    "metrics_diff",
+    "params",
+    "params_diff",
     "run",
     "stage",
     "status",
@@ -78,7 +84,7 @@ def test_every_error_class_is_exported() -> None:
         for name, value in vars(errors).items()
         if isinstance(value, type) and issubclass(value, (errors.FastpipeError, Warning))
     }
-    assert len(defined) == 13
+    assert len(defined) == 15
     assert defined <= set(fastpipe.__all__)
 
 

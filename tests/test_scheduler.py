@@ -606,3 +606,27 @@ def test_random_dags(
         if b in position:
             assert a in position
             assert position[a] < position[b]
+
+
+def test_each_stage_takes_the_lowest_free_worker_slot(threads: Inner) -> None:
+    plan = make_plan([("y", "z")], ["x", "y", "z"])
+    z_ran = threading.Event()
+
+    def x_body() -> None:
+        assert z_ran.wait(WAIT_S), "z never ran while x held slot 0"
+
+    stages = Stages(threads, plan, bodies={"x": x_body, "z": z_ran.set})
+    slots: dict[str, int] = {}
+    outcomes = run_plan(
+        plan, stages, stages.decide, stages.finish, jobs=2, on_slot=slots.__setitem__
+    )
+    assert outcomes == dict.fromkeys("xyz", Outcome.RAN)
+    assert slots == {"x": 0, "y": 1, "z": 1}  # z reuses y's slot while x still holds 0
+
+
+def test_one_job_is_always_slot_zero_and_fresh_stages_take_none() -> None:
+    plan = make_plan([("a", "b"), ("b", "c")], ["a", "b", "c"])
+    stages = Stages(InlineExecutor(), plan, fresh=["b"])
+    slots: dict[str, int] = {}
+    run_plan(plan, stages, stages.decide, stages.finish, jobs=1, on_slot=slots.__setitem__)
+    assert slots == {"a": 0, "c": 0}

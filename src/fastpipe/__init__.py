@@ -25,6 +25,7 @@ __all__ = [
     "ImportReport",
     "InitResult",
     "LockSchemaError",
+    "MetricsError",
     "Out",
     "Outcome",
     "ParamsError",
@@ -35,6 +36,7 @@ __all__ = [
     "ReasonKind",
     "ResourceError",
     "RevisionError",
+    "RunNotFoundError",
     "RunResult",
     "StageDefinitionError",
     "StageInfo",
@@ -52,6 +54,10 @@ __all__ = [
     "import_dvc",
     "init",
     "list_stages",
+    "metrics",
+    "metrics_diff",
+    "params",
+    "params_diff",
     "run",
     "stage",
     "status",
@@ -61,12 +67,13 @@ __all__ = [
 _ERRORS = (
     "DvcError", "ExecutorError", "FastpipeError", "FastpipeWarning", "GraphError",
     "LockSchemaError", "ParamsError", "ProjectBusyError", "ProjectError", "ResourceError",
-    "RevisionError",
+    "RevisionError", "MetricsError", "RunNotFoundError",
     "StageDefinitionError", "UnknownStageError",
 )  # fmt: skip
 _API = (
     "InitResult", "StageInfo", "StatusReport", "dag", "exec_stage", "explain", "export",
     "import_dvc", "init", "list_stages", "run", "status", "validate_export",
+    "metrics", "metrics_diff", "params", "params_diff",
 )  # fmt: skip
 # Public name -> the module that defines it.
 _HOMES: dict[str, str] = {
@@ -97,6 +104,10 @@ if TYPE_CHECKING:
         import_dvc,
         init,
         list_stages,
+        metrics,
+        metrics_diff,
+        params,
+        params_diff,
         run,
         status,
         validate_export,
@@ -108,11 +119,13 @@ if TYPE_CHECKING:
         FastpipeWarning,
         GraphError,
         LockSchemaError,
+        MetricsError,
         ParamsError,
         ProjectBusyError,
         ProjectError,
         ResourceError,
         RevisionError,
+        RunNotFoundError,
         StageDefinitionError,
         UnknownStageError,
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from fastpipe.staleness import StageStatus
 # The fast path (a no-op `run`, `status`) must not pay for networkx, the fingerprinting
 # machinery or the executors: the modules that need them are imported by the slow paths.
 if TYPE_CHECKING:
+    from fastpipe.compare import Diff, Values
     from fastpipe.context import Context
     from fastpipe.devices import DeviceSource
     from fastpipe.executors.base import StageExecutor
@@ -34,6 +36,8 @@ if TYPE_CHECKING:
     from fastpipe.export.dvcyaml import ExportResult
     from fastpipe.export.validate import ValidationReport
     from fastpipe.params import Override
+    from fastpipe.plots import PlotsPage
+    from fastpipe.runhistory import RunRecord
     from fastpipe.runner import RunOptions
     from fastpipe.watch import Cycle
     from fastpipe.worker import StageResult
@@ -165,9 +169,10 @@ def run(
     layout = Layout(project.root)
     with projectlock.hold(layout.run_lock, wait=wait, on_wait=lambda m: notify(Waiting(m))):
         if not force and not overrides:
+            started = time.time()
             nothing_to_do = _nothing_to_run(project, targets, downstream, notify)
             if nothing_to_do is not None:
-                return nothing_to_do
+                return _recorded(layout, nothing_to_do, started)
         from fastpipe import executors
         from fastpipe.runner import RunOptions, default_jobs, executor_settings
 
@@ -266,6 +271,14 @@ def _execute(
         return execute(ctx, selection, options, pool)
     finally:
         ctx.cache.save()
+
+
+def _recorded(layout: Layout, result: RunResult, started: float) -> RunResult:
+    """`result`, of a run that found everything fresh, written to the run history."""
+    from fastpipe import runhistory
+
+    names = [s.name for s in result.stages]
+    return RunResult(result.stages, runhistory.record_fresh(layout.state, names, started))
 
 
 def _nothing_to_run(
@@ -475,3 +488,172 @@ def import_dvc(
     from fastpipe.export.adopt import import_dvc as adopt
 
     return adopt(_start(root), dvc_file, dry_run=dry_run, listener=listener or _warn)
+
+
+# ---------------------------------------------------------------- comparing runs (metrics, params)
+
+
+def metrics(rev: str | None = None, *, root: Root = None, stages: Sequence[str] = ()) -> Values:
+    """The declared metrics files of `stages` (default: all) at `rev` (None: the workspace)."""
+    from fastpipe import compare
+
+    specs = _specs(root, stages)
+    with compare.Sides(specs.root) as sides:
+        return compare.metric_values(sides, rev, compare.metrics_paths(specs.chosen))
+
+
+def metrics_diff(
+    a_rev: str | None = "HEAD",
+    b_rev: str | None = None,
+    *,
+    root: Root = None,
+    precision: int = 5,
+    all: bool = False,
+) -> Diff:
+    """Every metric that differs between `a_rev` and `b_rev` (None: the workspace)."""
+    from fastpipe import compare
+
+    specs = _specs(root, ())
+    paths = compare.metrics_paths(specs.chosen)
+    with compare.Sides(specs.root) as sides:
+        old = compare.metric_values(sides, a_rev, paths)
+        new = compare.metric_values(sides, b_rev, paths)
+    return compare.compare(old, new, precision=precision, include_unchanged=all)
+
+
+def params(rev: str | None = None, *, root: Root = None, stages: Sequence[str] = ()) -> Values:
+    """Params per stage at `rev` (from its locks), or as the next run resolves them (None)."""
+    from fastpipe import compare
+
+    specs = _specs(root, stages)
+    with compare.Sides(specs.root) as sides:
+        workspace = _resolved_params(specs) if rev is None else None
+        return compare.param_values(sides, rev, workspace, stages)
+
+
+def params_diff(
+    a_rev: str | None = "HEAD",
+    b_rev: str | None = None,
+    *,
+    root: Root = None,
+    precision: int = 5,
+    all: bool = False,
+) -> Diff:
+    """Every stage param that differs between `a_rev` and `b_rev` (None: the workspace)."""
+    from fastpipe import compare
+
+    project = discovery.load_project(_start(root))
+    with compare.Sides(project.root) as sides:
+        sides.check(a_rev)
+        sides.check(b_rev)
+        workspace = None
+        if a_rev is None or b_rev is None:
+            workspace = _resolved_params(_specs(project.root, ()))
+        old = compare.param_values(sides, a_rev, workspace)
+        new = compare.param_values(sides, b_rev, workspace)
+    return compare.compare(old, new, precision=precision, include_unchanged=all)
+
+
+@dataclass(frozen=True)
+class _Specs:
+    root: Path
+    specs: Mapping[str, StageSpec]
+    chosen: tuple[StageSpec, ...]
+
+
+def _specs(root: Path | str | None, stages: Sequence[str]) -> _Specs:
+    """The workspace pipeline's specs, and those of `stages` (default: all)."""
+    from fastpipe.errors import UnknownStageError
+
+    project = discovery.load_project(_start(root))
+    specs = discovery.load_pipeline(project).specs
+    for name in stages:
+        if name not in specs:
+            raise UnknownStageError(name, specs)
+    chosen = tuple(specs[n] for n in stages) if stages else tuple(specs.values())
+    return _Specs(project.root, specs, chosen)
+
+
+def _resolved_params(specs: _Specs) -> dict[str, Mapping[str, Any]]:
+    from fastpipe.params import load_params_file, resolve_params
+
+    return dict(resolve_params(specs.specs, load_params_file(specs.root), []))
+
+
+# ---------------------------------------------------------------- run history and report
+
+
+def history(*, root: Root = None, limit: int | None = None) -> tuple[RunRecord, ...]:
+    """The recorded runs of the project, newest first (at most `limit`)."""
+    from fastpipe import runhistory
+
+    project = discovery.load_project(_start(root))
+    return tuple(runhistory.history(project.layout.state, limit))
+
+
+def report(
+    run_id: str | None = None,
+    *,
+    root: Root = None,
+    output: Path | str | None = None,
+) -> Path:
+    """Write the HTML report of run `run_id` (default: the latest) to `output`; its path.
+
+    `output` defaults to fastpipe-report.html in `root` (or the current directory).
+    """
+    from fastpipe import runhistory, runreport
+    from fastpipe.atomicfile import atomic_write
+
+    project = discovery.load_project(_start(root))
+    record = runhistory.load(project.layout.state, run_id)
+    target = Path(output) if output is not None else Path(root or ".") / REPORT_FILE
+    try:
+        atomic_write(target, runreport.render(record).encode("utf-8"))
+    except OSError as exc:
+        raise FastpipeError(f"cannot write the report to '{target}': {exc.strerror}") from exc
+    return target
+
+
+REPORT_FILE = "fastpipe-report.html"
+
+
+# ---------------------------------------------------------------- comparing runs (plots)
+
+PLOTS_DIR = "fastpipe-plots"
+
+
+def plots(
+    revs: Sequence[str] = (),
+    *,
+    root: Root = None,
+    stages: Sequence[str] = (),
+    workspace: bool = True,
+    output: Path | str | None = None,
+) -> PlotsPage:
+    """Draw the declared plots of `stages` (default: all) at each of `revs`, then the
+    workspace (unless `workspace` is False), on one page: `output`/index.html."""
+    from fastpipe import compare
+    from fastpipe import plots as plotting
+    from fastpipe.atomicfile import atomic_write
+
+    specs = _specs(root, stages)
+    chosen = list({p.path: p for spec in specs.chosen for p in spec.plot_specs}.values())
+    sides: list[str | None] = [*revs, *([None] if workspace or not revs else [])]
+    figures: list[plotting.Figure] = []
+    with compare.Sides(specs.root) as reader:
+        labels = [reader.check(rev) for rev in sides]
+        for plot in chosen:
+            found = [
+                (label, reader.read(rev, plot.path))
+                for label, rev in zip(labels, sides, strict=True)
+            ]
+            figures.append(plotting.figure(plot, found))
+    target = Path(output) if output is not None else Path(root or ".") / PLOTS_DIR
+    index = target / "index.html"
+    try:
+        index.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(index, plotting.render_page(figures, labels).encode("utf-8"))
+    except OSError as exc:
+        raise FastpipeError(f"cannot write the plots page to '{index}': {exc.strerror}") from exc
+    errors = tuple(e for f in figures for e in f.errors)
+    return plotting.PlotsPage(index, tuple(p.path for p in chosen), tuple(labels), errors)

@@ -160,6 +160,10 @@ def run(
             "--watch", "-w", help="After the run, rerun what each edit makes stale (Ctrl-C stops)."
         ),
     ] = False,
+    report: Annotated[
+        Path | None,
+        typer.Option("--report", metavar="PATH", help="Then write the run's HTML report to PATH."),
+    ] = None,
 ) -> int:
     """Run the stale stages among STAGEs (default: all) and their upstream stages."""
     from fastpipe import api, render
@@ -197,6 +201,9 @@ def run(
         print(json.dumps({"event": "result", "ok": result.ok, "stages": stages_json}))
     else:
         print(render.dry_run(result) if dry_run else render.run_summary(result))
+    if report is not None and not dry_run:
+        written = api.report(result.run_id or None, root=g.directory, output=report)
+        print(f"report: {written}", file=sys.stderr)
     return EXIT_OK if result.ok else EXIT_FAILED
 
 
@@ -439,6 +446,18 @@ def _print_cycle(cycle: Cycle) -> None:
             print(cycle.error.details.rstrip(), file=sys.stderr)
         print(f"fastpipe: error: {cycle.error}", file=sys.stderr, flush=True)
     print(render.watch_cycle(cycle), flush=True)
+
+
+# ---------------------------------------------------------------------------- comparing runs
+# metrics, params, plots, history and report: their bodies live in cli_compare.py.
+
+from fastpipe import cli_compare  # noqa: E402 - registered here, after the app exists
+
+app.add_typer(cli_compare.metrics_app, name="metrics")
+app.add_typer(cli_compare.params_app, name="params")
+app.add_typer(cli_compare.plots_app, name="plots")
+app.command("history")(cli_compare.history)
+app.command("report")(cli_compare.report)
 
 
 # ---------------------------------------------------------------------------- entry point

@@ -17,12 +17,13 @@ from typing import Any
 
 import networkx as nx
 
-from fastpipe import discovery, graph, importwatch, params
+from fastpipe import discovery, graph, importwatch
 from fastpipe.events import Listener, WarningIssued
 from fastpipe.fingerprint import Fingerprinter, Manifest
 from fastpipe.hashing import FileHash, StatCache, hash_path
 from fastpipe.importwatch import ImportRecord
 from fastpipe.lockfile import LockRead
+from fastpipe.params import Override, load_params_file, resolve_params
 from fastpipe.staleness import UNFINISHED, Observed, StageStatus, read_stage_lock, statuses
 
 
@@ -139,9 +140,7 @@ class LoadFacts:
         )
 
 
-def open_context(
-    start: Path, *, overrides: Sequence[params.Override] = (), listener: Listener
-) -> Context:
+def open_context(start: Path, *, overrides: Sequence[Override] = (), listener: Listener) -> Context:
     """Load the project at or above `start` and everything commands need about it."""
     project = discovery.load_project(start)
     cache = StatCache.load(project.layout.stat_cache)
@@ -168,7 +167,7 @@ def open_context(
     with importwatch.watch(is_project_file) as recorder:
         pipeline = discovery.load_pipeline(project)
         specs = pipeline.specs
-        resolved = params.resolve_params(specs, params.load_params_file(project.root), overrides)
+        resolved = resolve_params(specs, load_params_file(project.root), overrides)
     dag = graph.build_graph(specs.values())
     modules = frozenset(
         name

@@ -11,6 +11,8 @@
     ├── ResourceError              a stage needs more GPUs / resources than exist
     ├── ProjectBusyError           another `fastpipe run` holds this project
     ├── RevisionError              an unknown git revision, no git repository, a path not there
+    ├── MetricsError               a metrics or plot file that cannot be read or drawn
+    ├── RunNotFoundError           a run id that the run history does not hold
     └── DvcError                   dvc missing, dvc.yaml/dvc.lock unreadable, a pipeline DVC
                                    cannot express
 
@@ -90,6 +92,14 @@ class ProjectBusyError(FastpipeError):
 
 class RevisionError(FastpipeError):
     """A git revision (or something at it) that cannot be read."""
+
+
+class MetricsError(FastpipeError):
+    """A metrics or plot file that is not valid JSON/YAML/TOML/CSV, or has nothing to draw."""
+
+
+class RunNotFoundError(FastpipeError):
+    """A run id that is not in the run history (.fastpipe/runs/)."""
 
 
 class DvcError(FastpipeError):

@@ -37,6 +37,7 @@ class RunResult:
     """Every selected stage's outcome, in topological order."""
 
     stages: tuple[StageRun, ...]
+    run_id: str | None = None  # its record in the run history (.fastpipe/runs/), if written
 
     @property
     def ok(self) -> bool:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import networkx as nx
 
-from fastpipe import graph, runrecord
+from fastpipe import graph, runhistory, runrecord
 from fastpipe.context import Context
 from fastpipe.devices import Device, DeviceError, DeviceSource, NvmlDevices
 from fastpipe.discovery import Project
@@ -66,6 +66,10 @@ class _Run:
         self.dispatched_deps: dict[str, Mapping[str, FileHash | None]] = {}
         self.results: dict[str, StageResult] = {}
         self.locks = LockWriter()
+        self.started = time.time()
+        self.times: dict[str, tuple[float, float]] = {}  # dispatched, finished (time.time())
+        self.slots: dict[str, int] = {}
+        self.gpus: dict[str, str] = {}
 
     def capacity(self, name: str) -> bool:
         return self.placement.fits(self.ctx.spec(name))
@@ -89,8 +93,12 @@ class _Run:
             os.replace(lock, layout.unfinished_lock_path(name))
         ctx.forget_lock(name)
         grant = self.placement.acquire(ctx.spec(name))
+        if "CUDA_VISIBLE_DEVICES" in grant.env:
+            self.gpus[name] = grant.env["CUDA_VISIBLE_DEVICES"]
         ctx.listener(StageStarted(name, reasons, forced=not reasons))
-        return self._task(name, grant.env)
+        task = self._task(name, grant.env)
+        self.times[name] = (task.dispatched_at, task.dispatched_at)
+        return task
 
     def _task(self, name: str, env: Mapping[str, str]) -> StageTask:
         stage = self.ctx.pipeline.stages[name]
@@ -122,6 +130,7 @@ class _Run:
     def finish(self, result: StageResult) -> StageResult:
         name = result.name
         self.placement.release(name)
+        self.times[name] = (self.times[name][0], time.time())
         if result.ok:
             result = self._record(result)
         self.results[name] = result
@@ -212,6 +221,7 @@ def execute(
             keep_going=options.keep_going,
             capacity=run.capacity,
             on_retry=run.retrying,
+            on_slot=run.slots.__setitem__,
         )
     finally:
         unwritten = run.locks.close()
@@ -221,7 +231,61 @@ def execute(
         ctx.listener(WarningIssued(f"stage '{name}' ran but its lock could not be written: {why}"))
         outcomes[name] = Outcome.FAILED
     _report_blocked(ctx, selection, outcomes)
-    return RunResult(tuple(_stage_run(n, outcomes[n], run) for n in selection))
+    run_id = _record_run(run, selection, successors, outcomes, jobs)
+    return RunResult(tuple(_stage_run(n, outcomes[n], run) for n in selection), run_id)
+
+
+def _record_run(
+    run: _Run,
+    selection: Sequence[str],
+    successors: Mapping[str, Sequence[str]],
+    outcomes: Mapping[str, Outcome],
+    jobs: int,
+) -> str | None:
+    """Write the run to the run history; its id (None if it could not be written)."""
+    stages: list[runhistory.StageEntry] = []
+    for name in selection:
+        result = run.results.get(name)
+        start, end = run.times.get(name, (None, None))
+        reasons = run.reasons.get(name, ())
+        stages.append(
+            runhistory.StageEntry(
+                name=name,
+                outcome=outcomes[name].value,
+                reasons=tuple(r.kind.value for r in reasons),
+                why=runhistory.why(reasons) if name in run.times else "",
+                start=None if start is None else round(start - run.started, 6),
+                end=None if end is None else round(end - run.started, 6),
+                duration=None if result is None else round(result.duration, 6),
+                slot=run.slots.get(name),
+                peak_rss=result.peak_rss if result else None,
+                gpus=run.gpus.get(name),
+                peak_gpu_memory=result.peak_gpu_memory if result else None,
+                error=_last_line(result.error) if result else None,
+            )
+        )
+    record = runhistory.RunRecord(
+        run_id=runhistory.new_run_id(run.started),
+        command=runhistory.command_line(),
+        started=run.started,
+        ended=time.time(),
+        jobs=jobs,
+        executor=run.options.executor,
+        stages=tuple(stages),
+        edges=tuple((a, b) for a in selection for b in successors.get(a, ())),
+    )
+    try:
+        runhistory.save(run.ctx.pipeline.project.layout.state, record)
+    except OSError as exc:
+        run.ctx.listener(WarningIssued(f"the run could not be recorded in the history: {exc}"))
+        return None
+    return record.run_id
+
+
+def _last_line(error: str | None) -> str | None:
+    """The line of an error that says what went wrong (a traceback's last line)."""
+    lines = [line.strip() for line in (error or "").splitlines() if line.strip()]
+    return lines[-1] if lines else None
 
 
 def _cache_locks(path: Path, written: Sequence[tuple[Path, bytes, LockEntry]]) -> None:

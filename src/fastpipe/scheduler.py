@@ -30,6 +30,7 @@ class Plan:
 Decide = Callable[[str], StageTask | None]
 Finish = Callable[[StageResult], StageResult]
 OnRetry = Callable[[StageResult, int, int], None]  # failed result, next attempt, attempts
+OnSlot = Callable[[str, int], None]  # stage, the worker slot (0..jobs-1) it was submitted to
 
 
 def run_plan(
@@ -42,6 +43,7 @@ def run_plan(
     keep_going: bool = False,
     capacity: Callable[[str], bool] = lambda _name: True,
     on_retry: OnRetry = lambda _result, _attempt, _attempts: None,
+    on_slot: OnSlot = lambda _name, _slot: None,
 ) -> dict[str, Outcome]:
     """Run `plan` on `executor`; `decide` returns None for a fresh stage.
 
@@ -49,6 +51,8 @@ def run_plan(
     `capacity(name)` says whether resources allow starting `name` now; it is asked again
     after every completion. A failed stage is submitted again while `plan.retries` allows
     (`on_retry` is told); `finish` then sees its last result and may turn it into a failure.
+    Each submitted stage takes the lowest free worker slot (`on_slot` is told), kept until
+    it completes (retries included): the run history draws one row per slot.
     """
     if not executor.capabilities.concurrent:
         jobs = 1  # more "at a time" would only dispatch past a failure before it is seen
@@ -63,6 +67,8 @@ def run_plan(
     running: dict[Future[StageResult], str] = {}
     tasks: dict[str, StageTask] = {}
     attempts: dict[str, int] = {}
+    free_slots = list(range(jobs))  # a heap: the lowest free slot first
+    slots: dict[str, int] = {}
 
     def make_ready(name: str) -> None:
         heapq.heappush(ready, (-plan.priority.get(name, 0.0), rank[name], name))
@@ -95,6 +101,8 @@ def run_plan(
                 complete(name, Outcome.FRESH)
             else:
                 tasks[name], attempts[name] = task, 1
+                slots[name] = heapq.heappop(free_slots) if free_slots else len(slots)
+                on_slot(name, slots[name])
                 future = executor.submit(task)
                 running[future] = name
                 if future.done():  # an executor that runs at submit time (inline): look now
@@ -115,6 +123,7 @@ def run_plan(
                 on_retry(result, attempts[name], allowed)
                 running[executor.submit(tasks[name])] = name
                 continue
+            heapq.heappush(free_slots, slots.pop(name))
             result = finish(result)
             complete(name, Outcome.RAN if result.ok else Outcome.FAILED)
             if not result.ok and not keep_going:

@@ -62,6 +62,7 @@ class StageResult:
     error: str | None = None
     started_at: float = 0.0  # time.time() when the stage function was called
     peak_gpu_memory: int | None = None  # bytes, sampled with NVML for stages given GPUs
+    peak_rss: int | None = None  # bytes: this process and its waited-for children, at the end
 
 
 def run_stage(task: StageTask) -> StageResult:
@@ -106,8 +107,20 @@ def run_stage(task: StageTask) -> StageResult:
         hashes[out] = found
     duration = time.perf_counter() - start
     return StageResult(
-        task.name, True, hashes, cache.new_entries(), duration, None, started_at, peak
+        task.name, True, hashes, cache.new_entries(), duration, None, started_at, peak, peak_rss()
     )
+
+
+def peak_rss() -> int | None:
+    """The peak resident set size of this process or of any child it waited for, in bytes."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return None
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    scale = 1 if sys.platform == "darwin" else 1024  # Linux reports KiB, macOS bytes
+    return max(own, children) * scale
 
 
 def resolve_function(task: StageTask) -> Callable[..., Any]:
