@@ -11,6 +11,8 @@
     ├── ResourceError              a stage needs more GPUs / resources than exist
     ├── ProjectBusyError           another `fastpipe run` holds this project
     ├── RevisionError              an unknown git revision, no git repository, a path not there
+    ├── UnsafeInputError           a lock or manifest path leaving the root, a malformed hash
+    ├── CacheError                 the output cache cannot be written or lacks an object
     └── DvcError                   dvc missing, dvc.yaml/dvc.lock unreadable, a pipeline DVC
                                    cannot express
 
@@ -88,6 +90,14 @@ class ProjectBusyError(FastpipeError):
 
 class RevisionError(FastpipeError):
     """A git revision (or something at it) that cannot be read."""
+
+
+class UnsafeInputError(FastpipeError):
+    """A lock or cache manifest names a path outside the project root or a malformed hash."""
+
+
+class CacheError(FastpipeError):
+    """The output cache cannot be used: not writable, or an object is missing or corrupt."""
 
 
 class DvcError(FastpipeError):
