@@ -1,5 +1,20 @@
 """fastpipe: run Python pipelines incrementally, in parallel, with code-aware staleness."""
 
-from fastpipe.stage import StageSpec, stage
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["StageSpec", "stage"]
+from fastpipe.stage import Out, Plot, StageSpec, stage
+
+if TYPE_CHECKING:
+    from fastpipe.api import checkout
+
+__all__ = ["Out", "Plot", "StageSpec", "checkout", "stage"]
+
+_FROM_API = {"checkout"}  # loaded on first use: `import fastpipe` stays light
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FROM_API:
+        from fastpipe import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'fastpipe' has no attribute {name!r}")

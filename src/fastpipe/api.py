@@ -21,6 +21,7 @@ from fastpipe.staleness import StageStatus
 # The fast path (a no-op `run`, `status`) must not pay for networkx, the fingerprinting
 # machinery or the executors: the modules that need them are imported by the slow paths.
 if TYPE_CHECKING:
+    from fastpipe.checkout import CheckoutReport
     from fastpipe.context import Context
     from fastpipe.devices import DeviceSource
     from fastpipe.executors.warm import WarmExecutor
@@ -103,6 +104,7 @@ def run(
     devices: DeviceSource | None = None,
     listener: Listener | None = None,
     dask_address: str | None = None,
+    no_run_cache: bool = False,
 ) -> RunResult:
     """Run the stale stages among `targets` (default: all) and their upstream."""
     notify = listener or _warn
@@ -132,6 +134,7 @@ def run(
             resources=dict(resources or {}),
             devices=devices,
             dask_address=dask_address or _env_dask_address() or project.config.dask_address,
+            no_run_cache=no_run_cache,
         )
         # Started before the pipeline is loaded here, so that its imports overlap ours.
         warm = start_warm(project, notify) if name == "warm" else None
@@ -350,3 +353,19 @@ def import_dvc(
     from fastpipe.export.adopt import import_dvc as adopt
 
     return adopt(Path(cwd or "."), dvc_file, dry_run=dry_run, listener=listener or _warn)
+
+
+# ---- data: checkout, open, get, gc
+
+
+def checkout(
+    targets: Sequence[str] = (),
+    *,
+    root: Path | str | None = None,
+    force: bool = False,
+    listener: Listener | None = None,
+) -> CheckoutReport:
+    """Make the outs of `targets` (default: every stage with a lock) match their locks."""
+    from fastpipe.checkout import checkout as run_checkout
+
+    return run_checkout(Path(root or "."), targets, force=force, listener=listener or _warn)

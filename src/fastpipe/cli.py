@@ -153,6 +153,10 @@ def run(
     as_json: Annotated[
         bool, typer.Option("--json", help="Progress and result as JSON lines on stdout.")
     ] = False,
+    no_run_cache: Annotated[
+        bool,
+        typer.Option("--no-run-cache", help="Run stale stages even if the run cache knows them."),
+    ] = False,
 ) -> int:
     """Run the stale stages among STAGEs (default: all) and their upstream stages."""
     from fastpipe import api, render
@@ -176,11 +180,19 @@ def run(
             resources=_resources(resources or ()),
             listener=progress,
             dask_address=dask_address,
+            no_run_cache=no_run_cache,
         )
     finally:
         progress.close()
     if as_json:
-        stages_json = [{"name": s.name, "outcome": s.outcome.value} for s in result.stages]
+        stages_json = [
+            {
+                "name": s.name,
+                "outcome": s.outcome.value,
+                **({"detail": s.detail} if s.detail else {}),
+            }
+            for s in result.stages
+        ]
         print(json.dumps({"event": "result", "ok": result.ok, "stages": stages_json}))
     else:
         print(render.dry_run(result) if dry_run else render.run_summary(result))
@@ -373,6 +385,12 @@ def import_dvc(
         cwd=g.directory, dvc_file=dvc_file, dry_run=dry_run, listener=_printer(g.verbose)
     )
     print(report.import_plan(found, dry_run=dry_run))
+
+
+# ---- data: checkout, get, gc (their bodies live in cli_data.py)
+from fastpipe import cli_data  # noqa: E402
+
+cli_data.register(app)
 
 
 # ---------------------------------------------------------------------------- entry point

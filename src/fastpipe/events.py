@@ -50,6 +50,14 @@ class StageSkipped:
 
 
 @dataclass(frozen=True)
+class StageRestored:
+    """A stale stage's outs came back from the cache instead of running it."""
+
+    name: str
+    detail: str
+
+
+@dataclass(frozen=True)
 class StageFinished:
     name: str
     ok: bool
@@ -90,6 +98,7 @@ Event = (
     | StageStarted
     | StageSkipped
     | StageFinished
+    | StageRestored
     | StageOutput
     | StageRetrying
     | StagesBlocked

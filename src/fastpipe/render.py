@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastpipe.events import (
     Event,
     RunStarted,
     StageFinished,
     StageOutput,
+    StageRestored,
     StageRetrying,
     StagesBlocked,
     StageSkipped,
@@ -21,6 +22,9 @@ from fastpipe.events import (
 from fastpipe.results import Outcome, RunResult
 from fastpipe.stage import StageSpec
 from fastpipe.staleness import Reason, ReasonKind, StageStatus
+
+if TYPE_CHECKING:
+    from fastpipe.checkout import CheckoutReport
 
 
 def reasons_line(reasons: Iterable[Reason]) -> str:
@@ -78,11 +82,29 @@ def run_summary(result: RunResult) -> str:
     ran, fresh = result.names(Outcome.RAN), result.names(Outcome.FRESH)
     failed, blocked = result.names(Outcome.FAILED), result.names(Outcome.NOT_RUN)
     parts = [f"{len(ran)} ran", f"{len(fresh)} fresh"]
+    restored = result.names(Outcome.RESTORED)
+    if restored:
+        parts.append(f"{len(restored)} restored")
     if failed:
         parts.append(f"{len(failed)} failed: {', '.join(failed)}")
     if blocked:
         parts.append(f"{len(blocked)} not run: {', '.join(blocked)}")
     return ", ".join(parts)
+
+
+def checkout_report(report: CheckoutReport) -> str:
+    """The result of `fastpipe checkout`: counts, then each problem on its own line."""
+    lines = [
+        f"{len(report.restored)} restored, {len(report.unchanged)} unchanged, "
+        f"{report.removed} extra files removed"
+    ]
+    for p in report.kept:
+        lines.append(
+            f"kept {p.path} (stage {p.stage}): modified and not in the cache; --force replaces it"
+        )
+    for p in report.missing:
+        lines.append(f"missing from the cache: {p.path} (stage {p.stage}, object {p.hash})")
+    return "\n".join(lines)
 
 
 def dry_run(result: RunResult) -> str:
@@ -127,6 +149,8 @@ def event_line(event: Event, *, verbose: bool = False) -> str | None:
             return f"running {name} ({why})"
         case StageSkipped(name=name):
             return f"fresh {name}" if verbose else None
+        case StageRestored(name=name, detail=detail):
+            return f"restored {name} ({detail})"
         case StageFinished(name=name, ok=True, duration=duration):
             return f"done {name} in {duration:.2f}s"
         case StageFinished(name=name, duration=duration, error=error):

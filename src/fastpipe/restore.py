@@ -45,6 +45,10 @@ class Restorer:
         """Make the out at `relpath` the object `digest` (FileNotFoundError if it is absent)."""
         done = done if done is not None else Placement()
         dest = safepath.inside(self.root, relpath, f"out '{relpath}'")
+        safepath.check_hash(digest, f"out '{relpath}'")
+        current = _current(self.root, relpath, self.cache)
+        if current == digest:
+            return done  # already right: untouched
         files = self.store.tree(digest)
         if files is None:
             if not self.store.path(digest).is_file():
@@ -108,6 +112,15 @@ class Restorer:
         except OSError:
             return False
         return current is None or self.store.has(current.hash)
+
+
+def _current(root: Path, relpath: str, cache: StatCache) -> str | None:
+    """The hash of what is at `relpath` now (None: missing or unreadable)."""
+    try:
+        found = hash_path(root, relpath, cache)
+    except OSError:
+        return None
+    return found.hash if found else None
 
 
 def place_file(store: ObjectStore, digest: str, dest: Path, executable: bool) -> None:

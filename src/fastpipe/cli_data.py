@@ -1,0 +1,67 @@
+"""The data commands of the CLI: checkout, get, gc (registered on the app by cli.py).
+
+Thin like the rest of the CLI: parse, call fastpipe.api, print; `fastpipe.cli.main` maps
+errors to exit codes.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from fastpipe.errors import EXIT_FAILED, EXIT_OK
+
+if TYPE_CHECKING:
+    from fastpipe.cli import Globals
+
+
+def _globals(ctx: typer.Context) -> Globals:
+    from fastpipe.cli import Globals
+
+    found = ctx.find_object(Globals)
+    assert found is not None, "the app callback sets Globals"
+    return found
+
+
+def _warn(event: object) -> None:
+    from fastpipe.render import event_line
+
+    line = event_line(event)  # pyright: ignore[reportArgumentType]
+    if line is not None:
+        print(line, file=sys.stderr, flush=True)
+
+
+def checkout(
+    ctx: typer.Context,
+    stages: Annotated[
+        list[str] | None,
+        typer.Argument(metavar="[STAGE]...", help="Stages whose outs to check out (default: all)."),
+    ] = None,
+    force: Annotated[
+        bool,
+        typer.Option("--force", "-f", help="Replace modified files even if the cache lacks them."),
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> int:
+    """Make the workspace outs match the locks, from the cache."""
+    from fastpipe import api
+    from fastpipe.render import checkout_report
+
+    report = api.checkout(stages or (), root=_globals(ctx).directory, force=force, listener=_warn)
+    if as_json:
+        print(json.dumps(report.to_json()))
+    else:
+        print(checkout_report(report))
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def register(app: typer.Typer) -> None:
+    """Add the data commands to `app`."""
+    app.command()(checkout)
+
+
+__all__ = ["Path", "register"]
