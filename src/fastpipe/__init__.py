@@ -5,11 +5,11 @@ from typing import TYPE_CHECKING, Any
 from fastpipe.stage import Out, Plot, StageSpec, stage
 
 if TYPE_CHECKING:
-    from fastpipe.api import checkout
+    from fastpipe.api import checkout, open
 
-__all__ = ["Out", "Plot", "StageSpec", "checkout", "stage"]
+__all__ = ["Out", "Plot", "StageSpec", "checkout", "open", "stage"]
 
-_FROM_API = {"checkout"}  # loaded on first use: `import fastpipe` stays light
+_FROM_API = {"checkout", "open"}  # loaded on first use: `import fastpipe` stays light
 
 
 def __getattr__(name: str) -> Any:

@@ -8,7 +8,7 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from fastpipe import discovery, fastpath, projectlock
 from fastpipe.errors import ExecutorError, FastpipeError, ProjectError
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from fastpipe.export.adopt import ImportReport
     from fastpipe.export.dvcyaml import ExportResult
     from fastpipe.export.validate import ValidationReport
+    from fastpipe.revision import GetResult
     from fastpipe.runner import RunOptions
     from fastpipe.worker import StageResult
 
@@ -369,3 +370,29 @@ def checkout(
     from fastpipe.checkout import checkout as run_checkout
 
     return run_checkout(Path(root or "."), targets, force=force, listener=listener or _warn)
+
+
+def open(path: str, rev: str | None = None, *, root: Path | str | None = None) -> BinaryIO:
+    """`path` (relative to the project root) at git revision `rev` as a binary file object.
+
+    Without `rev`: the workspace file, or, if it is missing, its out from the cache.
+    """
+    from fastpipe.revision import open_at
+
+    return open_at(Path(root or "."), path, rev)
+
+
+def get(
+    path: str,
+    rev: str,
+    *,
+    out: Path | str | None = None,
+    force: bool = False,
+    root: Path | str | None = None,
+) -> GetResult:
+    """Write `path` as it was at `rev` to `out` (default: its file name in the working dir)."""
+    from fastpipe.revision import get as run_get
+
+    start = Path(root or ".")
+    target = Path(out) if out is not None else None
+    return run_get(start, path, rev, target, force=force, cwd=Path.cwd())

@@ -59,9 +59,34 @@ def checkout(
     return EXIT_OK if report.ok else EXIT_FAILED
 
 
+def get(
+    ctx: typer.Context,
+    path: Annotated[str, typer.Argument(help="The path, relative to the project root.")],
+    rev: Annotated[
+        str, typer.Option("--rev", help="The git revision: branch, tag, SHA, HEAD~2...")
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option("-o", "--out", help="Where to write it (default: its name, here)."),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", "-f", help="Overwrite OUT.")] = False,
+) -> int:
+    """Write PATH as it was at git revision REV (locks read from git, content from the cache)."""
+    from fastpipe import api
+
+    g = _globals(ctx)
+    cwd = g.directory
+    target = _default_out(cwd, path) if out is None else out if out.is_absolute() else cwd / out
+    result = api.get(path, rev, out=target, force=force, root=cwd)
+    print(f"wrote {result.target} ({result.path} at {result.rev}, from {result.source})")
+    return EXIT_OK
+
+
+def _default_out(cwd: Path, path: str) -> Path:
+    return cwd / Path(path.rstrip("/")).name
+
+
 def register(app: typer.Typer) -> None:
     """Add the data commands to `app`."""
     app.command()(checkout)
-
-
-__all__ = ["Path", "register"]
+    app.command()(get)
