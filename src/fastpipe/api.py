@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from fastpipe.export.adopt import ImportReport
     from fastpipe.export.dvcyaml import ExportResult
     from fastpipe.export.validate import ValidationReport
+    from fastpipe.gc import GcReport
     from fastpipe.revision import GetResult
     from fastpipe.runner import RunOptions
     from fastpipe.worker import StageResult
@@ -396,3 +397,25 @@ def get(
     start = Path(root or ".")
     target = Path(out) if out is not None else None
     return run_get(start, path, rev, target, force=force, cwd=Path.cwd())
+
+
+def gc(
+    *,
+    workspace: bool = False,
+    all_commits: bool = False,
+    dry_run: bool = False,
+    root: Path | str | None = None,
+    listener: Listener | None = None,
+) -> GcReport:
+    """Delete cache objects no lock in the workspace (or in any commit) refers to."""
+    from fastpipe.gc import Scope
+    from fastpipe.gc import gc as run_gc
+
+    scope = Scope.ALL_COMMITS if all_commits else Scope.WORKSPACE if workspace else None
+    notify = listener or _warn
+    project = discovery.load_project(Path(root or "."))
+    layout = project.layout
+    layout.ensure()
+    # No run may store objects its lock does not name yet while they are judged unreferenced.
+    with projectlock.hold(layout.run_lock, wait=True, on_wait=lambda m: notify(Waiting(m))):
+        return run_gc(project.root, scope, dry_run=dry_run, listener=notify)

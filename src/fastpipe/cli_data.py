@@ -86,7 +86,39 @@ def _default_out(cwd: Path, path: str) -> Path:
     return cwd / Path(path.rstrip("/")).name
 
 
+def gc(
+    ctx: typer.Context,
+    workspace: Annotated[
+        bool, typer.Option("--workspace", "-w", help="Keep what the workspace's locks name.")
+    ] = False,
+    all_commits: Annotated[
+        bool,
+        typer.Option(
+            "--all-commits", "-A", help="Also keep what any branch's or tag's commits name."
+        ),
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", "-n", help="Say what would be removed; remove nothing.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> int:
+    """Delete cache objects and run-cache entries no lock refers to (a scope is required)."""
+    from fastpipe import api
+    from fastpipe.render import gc_report
+
+    report = api.gc(
+        workspace=workspace,
+        all_commits=all_commits,
+        dry_run=dry_run,
+        root=_globals(ctx).directory,
+        listener=_warn,
+    )
+    print(json.dumps(report.to_json()) if as_json else gc_report(report))
+    return EXIT_OK
+
+
 def register(app: typer.Typer) -> None:
     """Add the data commands to `app`."""
     app.command()(checkout)
     app.command()(get)
+    app.command()(gc)

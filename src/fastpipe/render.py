@@ -25,6 +25,7 @@ from fastpipe.staleness import Reason, ReasonKind, StageStatus
 
 if TYPE_CHECKING:
     from fastpipe.checkout import CheckoutReport
+    from fastpipe.gc import GcReport
 
 
 def reasons_line(reasons: Iterable[Reason]) -> str:
@@ -105,6 +106,28 @@ def checkout_report(report: CheckoutReport) -> str:
     for p in report.missing:
         lines.append(f"missing from the cache: {p.path} (stage {p.stage}, object {p.hash})")
     return "\n".join(lines)
+
+
+def gc_report(report: GcReport) -> str:
+    """The result of `fastpipe gc`: what went (or would go) and the bytes freed."""
+    verb = "would remove" if report.dry_run else "removed"
+    runs = "entry" if report.run_entries == 1 else "entries"
+    return (
+        f"{verb} {report.objects} objects, {report.run_entries} run-cache {runs} and "
+        f"{report.temp_files} temp files: {_size(report.bytes_freed)} freed; "
+        f"{report.kept} objects kept"
+    )
+
+
+def _size(n: int) -> str:
+    if n < 1024:
+        return f"{n} bytes"
+    value = n / 1024
+    for unit in ("KiB", "MiB"):
+        if value < 1024:
+            return f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GiB"
 
 
 def dry_run(result: RunResult) -> str:
