@@ -63,7 +63,8 @@ class ObjectStore:
         return self.files_dir / digest[:2] / digest[2:]
 
     def has(self, digest: str) -> bool:
-        return self.path(digest).is_file()
+        """Whether the object is present (a malformed name never is)."""
+        return safepath.is_hash(digest) and self.path(digest).is_file()
 
     # ---- storing
 

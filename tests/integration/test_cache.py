@@ -117,3 +117,25 @@ def test_cache_dir_from_the_environment(project: Project, tmp_path: Path) -> Non
     assert result.code == 0, result
     stored = {p.read_bytes() for p in (shared / "files" / "xxh3").rglob("*") if p.is_file()}
     assert project.path("model.txt").read_bytes() in stored
+
+
+def test_a_lock_with_a_malformed_hash_is_stale_not_a_crash(project: Project) -> None:
+    lock = project.path(".fastpipe/stages/train.lock")
+    digest = project.lock("train")["outs"]["model.txt"]["hash"]
+    lock.write_text(lock.read_text().replace(digest, "not-a-hash"))
+    project.path("model.txt").unlink()
+    assert project.status()["train"]["action"] == "run"
+
+
+def test_hardlink_mode_leaves_read_only_workspace_files(project: Project) -> None:
+    project.append("pyproject.toml", '\n[tool.fastpipe]\ncache_link = "hardlink"\n')
+    project.ok("run", "--force", "report")
+    report = project.path("report.txt")
+    assert not os.stat(report).st_mode & 0o222
+    assert os.stat(report).st_nlink >= 2
+    content = report.read_bytes()
+    report.unlink()
+    project.clear_runs()
+    project.ok("run")
+    assert project.runs() == []  # restored as a link to the object, not run
+    assert report.read_bytes() == content and not os.stat(report).st_mode & 0o222
