@@ -237,3 +237,55 @@ def test_sigkill_while_storing_leaves_no_torn_object(tmp_path: Path) -> None:
         for found, path in store.all_objects():
             if found:  # a published object is always whole
                 assert hash_file(path) == digest
+
+
+def test_sigkill_while_restoring_leaves_the_old_file_or_the_new(tmp_path: Path) -> None:
+    root = tmp_path / "proj"
+    root.mkdir()
+    src = tmp_path / "big"
+    with open(src, "wb") as f:
+        for _ in range(32):
+            f.write(os.urandom(1 << 20))
+    store = ObjectStore(tmp_path / "cache", LinkMode.COPY)
+    digest = _store_file(store, src)
+    (root / "out.bin").write_bytes(b"old content")
+    script = textwrap.dedent(f"""
+        import os, sys
+        from pathlib import Path
+        import fastpipe.links as links
+        from fastpipe.hashing import StatCache
+        from fastpipe.links import LinkMode
+        from fastpipe.objects import ObjectStore
+        from fastpipe.restore import Restorer
+        def slow(src_fd, dst_fd, size):
+            while chunk := os.read(src_fd, 1 << 16):
+                os.write(dst_fd, chunk)
+                sys.stdout.write("."); sys.stdout.flush()
+        store = ObjectStore(Path({str(store.root)!r}), LinkMode.COPY, links.Primitives(copy_range=slow))
+        Restorer(store, Path({str(root)!r}), StatCache.empty()).out("out.bin", {digest!r})
+    """)
+    for delay in (0.05, 0.3):
+        proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE)
+        assert proc.stdout is not None
+        proc.stdout.read(1)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        data = (root / "out.bin").read_bytes()
+        assert data == b"old content" or hash_file(root / "out.bin") == digest
+    Restorer(store, root, StatCache.empty()).out("out.bin", digest)
+    assert hash_file(root / "out.bin") == digest
+
+
+def test_yaml_tags_in_a_lock_are_never_executed(tmp_path: Path) -> None:
+    from fastpipe.lockfile import read_lock
+
+    marker = tmp_path / "executed"
+    lock = tmp_path / "s.lock"
+    lock.write_text(
+        "schema: 1\nstage: s\ncode: !!python/object/apply:os.system "
+        f"['touch {marker}']\nparams: {{}}\ndeps: {{}}\nouts: {{}}\n"
+    )
+    found = read_lock(lock)
+    assert found.entry is None and found.problem
+    assert not marker.exists()
