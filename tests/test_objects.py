@@ -261,7 +261,8 @@ def test_sigkill_while_restoring_leaves_the_old_file_or_the_new(tmp_path: Path) 
             while chunk := os.read(src_fd, 1 << 16):
                 os.write(dst_fd, chunk)
                 sys.stdout.write("."); sys.stdout.flush()
-        store = ObjectStore(Path({str(store.root)!r}), LinkMode.COPY, links.Primitives(copy_range=slow))
+        prims = links.Primitives(copy_range=slow)
+        store = ObjectStore(Path({str(store.root)!r}), LinkMode.COPY, prims)
         Restorer(store, Path({str(root)!r}), StatCache.empty()).out("out.bin", {digest!r})
     """)
     for delay in (0.05, 0.3):
