@@ -59,12 +59,16 @@ class ObjectStore:
 
     def path(self, digest: str) -> Path:
         """Where the object named `digest` lives (the hash checked first)."""
+        return Path(self.location(digest))
+
+    def location(self, digest: str) -> str:
+        """`path` as a string (restoring 10,000 files: pathlib would cost a third of it)."""
         safepath.check_hash(digest, "cache object")
-        return self.files_dir / digest[:2] / digest[2:]
+        return f"{self.root}/files/xxh3/{digest[:2]}/{digest[2:]}"
 
     def has(self, digest: str) -> bool:
         """Whether the object is present (a malformed name never is)."""
-        return safepath.is_hash(digest) and self.path(digest).is_file()
+        return safepath.is_hash(digest) and os.path.isfile(self.location(digest))
 
     # ---- storing
 

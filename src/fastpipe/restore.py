@@ -17,10 +17,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import xxhash
+
 from fastpipe import links, safepath
 from fastpipe.hashing import StatCache, TreeFile, hash_file, hash_path
 from fastpipe.links import LinkMode
 from fastpipe.objects import CorruptObjectError, ObjectStore
+
+_SMALL = 1 << 20  # files up to this size are read once into memory, hashed and written
 
 
 @dataclass
@@ -65,15 +69,17 @@ class Restorer:
                 return
             dest.unlink()
         for f in files:  # every object first: a missing one leaves the workspace untouched
-            if not self.store.path(f.hash).is_file():
-                raise FileNotFoundError(str(self.store.path(f.hash)))
-        checked: set[Path] = set()
+            if not os.path.isfile(self.store.location(f.hash)):
+                raise FileNotFoundError(self.store.location(f.hash))
+        checked: set[str] = set()
+        base = str(dest)
         for f in files:
-            target = dest / f.rel
-            if target.parent not in checked:
-                target.parent.mkdir(parents=True, exist_ok=True)
+            target = f"{base}/{f.rel}"
+            parent = os.path.dirname(target)
+            if parent not in checked:
+                os.makedirs(parent, exist_ok=True)
                 safepath.inside(self.root, f"{relpath}/{f.rel}", f"out '{relpath}'")
-                checked.add(target.parent)
+                checked.add(parent)
             self._file(f"{relpath}/{f.rel}", target, f.hash, executable=f.executable, done=done)
         wanted = {f.rel for f in files}
         for rel, path in _files_below(dest):
@@ -85,11 +91,11 @@ class Restorer:
                     done.kept.append(f"{relpath}/{rel}")
 
     def _file(
-        self, key: str, dest: Path, digest: str, *, executable: bool, done: Placement
+        self, key: str, dest: Path | str, digest: str, *, executable: bool, done: Placement
     ) -> None:
         if os.path.lexists(dest) and not os.path.islink(dest):
-            if dest.is_dir():
-                if not self.force and any(True for _ in _files_below(dest)):
+            if os.path.isdir(dest):
+                if not self.force and any(True for _ in _files_below(Path(dest))):
                     done.kept.append(key)
                     return
                 shutil.rmtree(dest)
@@ -123,43 +129,61 @@ def _current(root: Path, relpath: str, cache: StatCache) -> str | None:
     return found.hash if found else None
 
 
-def place_file(store: ObjectStore, digest: str, dest: Path, executable: bool) -> None:
+def place_file(store: ObjectStore, digest: str, dest: Path | str, executable: bool) -> None:
     """Replace `dest` atomically by the verified object `digest` (CorruptObjectError if bad)."""
-    obj = store.path(digest)
-    tmp = f"{dest.parent}/.{dest.name}.{os.getpid()}.{time.monotonic_ns()}.fastpipe-tmp"
+    obj = store.location(digest)
+    head, name = os.path.split(str(dest))
+    tmp = f"{head}/.{name}.{os.getpid()}.{time.monotonic_ns()}.fastpipe-tmp"
     try:
         if store.link.shares_object:
-            if hash_file(obj) != digest:
-                raise CorruptObjectError(digest, obj)
-            _link(obj, tmp, store.link, lambda: _copy(store, obj, tmp, executable))
+            if hash_file(Path(obj)) != digest:
+                raise CorruptObjectError(digest, Path(obj))
+            _link(obj, tmp, store.link, lambda: _copy(store, obj, tmp, digest, executable))
         else:
-            _copy(store, obj, tmp, executable)
-            if hash_file(Path(tmp)) != digest:
-                raise CorruptObjectError(digest, obj)
+            _copy(store, obj, tmp, digest, executable)
         os.replace(tmp, dest)
-    finally:
+    except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        raise
 
 
-def _link(obj: Path, tmp: str, mode: LinkMode, fallback: Callable[[], None]) -> None:
+def _link(obj: str, tmp: str, mode: LinkMode, fallback: Callable[[], None]) -> None:
     if mode is LinkMode.SYMLINK:
-        os.symlink(obj.resolve(), tmp)
-    elif not links.hardlink(str(obj), tmp):
+        os.symlink(os.path.realpath(obj), tmp)
+    elif not links.hardlink(obj, tmp):
         fallback()  # another filesystem: a copy
 
 
-def _copy(store: ObjectStore, obj: Path, tmp: str, executable: bool) -> None:
-    mode = 0o755 if executable else 0o644
+def _copy(store: ObjectStore, obj: str, tmp: str, digest: str, executable: bool) -> None:
+    """Copy the object to `tmp` and verify what was read (mode from the umask, as any file)."""
+    mode = 0o777 if executable else 0o666
     with open(obj, "rb") as source:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        size = os.fstat(source.fileno()).st_size
+        if size <= _SMALL:  # one read, hashed in memory: no second pass over the copy
+            data = source.read()
+            if xxhash.xxh3_128_hexdigest(data) != digest:
+                raise CorruptObjectError(digest, Path(obj))
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+            try:
+                _write_all(fd, data)
+            finally:
+                os.close(fd)
+            return
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
         try:
-            size = os.fstat(source.fileno()).st_size
             copy_mode = LinkMode.COPY if store.link is LinkMode.COPY else LinkMode.REFLINK
             links.copy_fd(source.fileno(), fd, size, copy_mode, store.prims)
-            os.fchmod(fd, mode)
         finally:
             os.close(fd)
+    if hash_file(Path(tmp)) != digest:
+        raise CorruptObjectError(digest, Path(obj))
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def _files_below(directory: Path) -> list[tuple[str, str]]:
