@@ -290,3 +290,33 @@ def test_yaml_tags_in_a_lock_are_never_executed(tmp_path: Path) -> None:
     found = read_lock(lock)
     assert found.entry is None and found.problem
     assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        b"{not json",
+        b'{"schema": 2, "files": []}',
+        b'{"schema": 1, "files": {}}',
+        b'{"schema": 1, "files": [[1, 2]]}',
+        b'{"schema": 1, "files": [["a", "zz", 1, false]]}',
+    ],
+)
+def test_malformed_manifests_are_not_manifests(doc: bytes) -> None:
+    assert parse_manifest(doc, "0" * 32) is None
+
+
+def test_symlink_mode_stores_a_directory_and_links_its_files(tmp_path: Path) -> None:
+    from fastpipe.outstore import store_output
+
+    root = tmp_path / "proj"
+    (root / "out").mkdir(parents=True)
+    (root / "out" / "a.txt").write_text("a")
+    found = hash_tree_files(root, "out", StatCache.empty())
+    assert found is not None
+    cache = tmp_path / "cache"
+    store_output(str(cache), "symlink", root, "out", found[0].hash, found)
+    assert (root / "out" / "a.txt").is_symlink()
+    assert (root / "out" / "a.txt").read_text() == "a"
+    assert hash_path(root, "out", StatCache.empty()) == found[0]
+    assert ObjectStore(cache).kind(found[0].hash) is ObjectKind.TREE

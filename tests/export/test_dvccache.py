@@ -68,3 +68,33 @@ def test_a_tampered_dvc_object_is_not_imported(tmp_path: Path) -> None:
     store = ObjectStore(tmp_path / "cache")
     stored = import_objects(root, store, _entry({"m": found}), _stage({"m": md5}), lambda _: True)
     assert stored == 0 and not store.has(found.hash)
+
+
+def test_a_tampered_dir_listing_falls_back_to_the_workspace(tmp_path: Path) -> None:
+    root = tmp_path / "proj"
+    (root / "dir").mkdir(parents=True)
+    (root / "dir" / "a.txt").write_bytes(b"a")
+    found = hash_path(root, "dir", StatCache.empty())
+    assert found is not None
+    rows = [{"md5": _put(root, b"a"), "relpath": "a.txt"}, {"md5": "f" * 32, "relpath": "x"}]
+    listing = json.dumps(rows, sort_keys=True).encode()
+    dir_md5 = hashlib.md5(listing).hexdigest() + ".dir"
+    (dvc_cache(root) / dir_md5[:2]).mkdir(parents=True, exist_ok=True)
+    (dvc_cache(root) / dir_md5[:2] / dir_md5[2:]).write_bytes(listing)
+    store = ObjectStore(tmp_path / "cache")
+    stage = _stage({"dir": dir_md5})
+    assert import_objects(root, store, _entry({"dir": found}), stage, lambda _: True) == 1
+    assert store.kind(found.hash) is ObjectKind.TREE
+    assert import_objects(root, store, _entry({"dir": found}), stage, lambda _: True) == 0
+
+
+def test_uncached_outs_are_not_imported(tmp_path: Path) -> None:
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "m.json").write_bytes(b"{}")
+    found = hash_path(root, "m.json", StatCache.empty())
+    assert found is not None
+    store = ObjectStore(tmp_path / "cache")
+    entry = _entry({"m.json": found})
+    assert import_objects(root, store, entry, _stage({}), lambda _: False) == 0
+    assert import_objects(root, store, entry, _stage({}), lambda _: True) == 1
