@@ -17,6 +17,7 @@ import fastpipe
 from fastpipe import errors
 
 PUBLIC = [
+    "CacheError",
     "DvcError",
     "ExecutorError",
     "ExportResult",
@@ -48,7 +49,9 @@ PUBLIC = [
     "StageStatus",
     "StatusReport",
     "UnknownStageError",
+    "UnsafeInputError",
     "ValidationReport",
+    "checkout",
     "dag",
     "exec_stage",
     "explain",
@@ -58,6 +61,7 @@ PUBLIC = [
     "list_stages",
     "metrics",
     "metrics_diff",
+    "open",
     "params",
     "params_diff",
     "run",
@@ -84,7 +88,7 @@ def test_every_error_class_is_exported() -> None:
         for name, value in vars(errors).items()
         if isinstance(value, type) and issubclass(value, (errors.FastpipeError, Warning))
     }
-    assert len(defined) == 15
+    assert len(defined) == 17
     assert defined <= set(fastpipe.__all__)
 
 

@@ -270,6 +270,7 @@ def test_to_json_shape_without_full() -> None:
             {"kind": "code", "items": ["pipeline.train"], "detail": "pipeline.train changed"},
             {"kind": "params", "items": ["lr"], "detail": "lr 0.01 -> 0.1"},
         ],
+        "action": "run",
     }
     assert json.loads(json.dumps(data)) == data
 
@@ -305,6 +306,7 @@ def test_fresh_status_json() -> None:
     assert status.status is Freshness.FRESH
     assert not status.stale
     assert status.to_json(full=True) == {"name": "clean", "status": "fresh", "reasons": []}
+    assert status.to_json()["action"] == "none"
 
 
 def test_never_run_and_upstream_json() -> None:

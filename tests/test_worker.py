@@ -462,3 +462,59 @@ def test_format_user_error_drops_only_leading_worker_frames() -> None:
     text = worker.format_user_error(info.value)
     assert "in user_code" in text
     assert text.endswith("KeyError: 'k'")
+
+
+# --- storing outputs in the cache --------------------------------------------------------------
+
+
+def test_cached_outputs_are_stored_by_the_stage_process(module: str, root: Path) -> None:
+    cache = root / "cache"
+    t = task(
+        module, "fill_dir", root, outputs=("outdir",), cache_dir=str(cache), cached=("outdir",)
+    )
+    result = run_stage(t)
+    assert result.ok, result.error
+    from fastpipe.objects import ObjectKind, ObjectStore
+
+    store = ObjectStore(cache)
+    assert store.kind(result.outputs["outdir"].hash) is ObjectKind.TREE
+    assert store.kind(hash_file(root / "outdir" / "fresh.txt")) is ObjectKind.FILE
+
+
+def test_uncached_outputs_are_not_stored(module: str, root: Path) -> None:
+    cache = root / "cache"
+    result = run_stage(task(module, "write", root, outputs=("out.txt",), cache_dir=str(cache)))
+    assert result.ok, result.error
+    assert not cache.exists()
+
+
+def test_unusable_cache_dir_fails_the_stage_and_keeps_the_output(module: str, root: Path) -> None:
+    (root / "blocker").write_text("a file where the cache directory should be")
+    cache = root / "blocker" / "cache"  # cannot be created, as for a read-only cache (even as root)
+    t = task(module, "write", root, outputs=("out.txt",), cache_dir=str(cache), cached=("out.txt",))
+    result = run_stage(t)
+    assert not result.ok
+    assert result.error is not None and "cannot store its output out.txt" in result.error
+    assert "\n" not in result.error
+    assert (root / "out.txt").read_text() == "hi"
+
+
+def test_full_disk_while_storing_fails_the_stage_cleanly(
+    module: str, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from fastpipe import links
+
+    def full(*_args: object) -> str:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(links, "copy_fd", full)
+    cache = root / "cache"
+    t = task(module, "write", root, outputs=("out.txt",), cache_dir=str(cache), cached=("out.txt",))
+    result = run_stage(t)
+    assert not result.ok
+    assert result.error is not None and "No space left on device" in result.error
+    assert (root / "out.txt").read_text() == "hi"
+    leftovers = [p for p in cache.rglob("*") if p.is_file()]
+    assert leftovers == []  # no torn object, no temp file

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from fastpipe.stage import Out, Plot, StageSpec, stage
 
 __all__ = [
+    "CacheError",
     "DvcError",
     "ExecutorError",
     "ExportResult",
@@ -46,7 +47,9 @@ __all__ = [
     "StageStatus",
     "StatusReport",
     "UnknownStageError",
+    "UnsafeInputError",
     "ValidationReport",
+    "checkout",
     "dag",
     "exec_stage",
     "explain",
@@ -56,6 +59,7 @@ __all__ = [
     "list_stages",
     "metrics",
     "metrics_diff",
+    "open",
     "params",
     "params_diff",
     "run",
@@ -67,13 +71,13 @@ __all__ = [
 _ERRORS = (
     "DvcError", "ExecutorError", "FastpipeError", "FastpipeWarning", "GraphError",
     "LockSchemaError", "ParamsError", "ProjectBusyError", "ProjectError", "ResourceError",
-    "RevisionError", "MetricsError", "RunNotFoundError",
+    "RevisionError", "MetricsError", "RunNotFoundError", "UnsafeInputError", "CacheError",
     "StageDefinitionError", "UnknownStageError",
 )  # fmt: skip
 _API = (
     "InitResult", "StageInfo", "StatusReport", "dag", "exec_stage", "explain", "export",
     "import_dvc", "init", "list_stages", "run", "status", "validate_export",
-    "metrics", "metrics_diff", "params", "params_diff",
+    "metrics", "metrics_diff", "params", "params_diff", "checkout", "open",
 )  # fmt: skip
 # Public name -> the module that defines it.
 _HOMES: dict[str, str] = {
@@ -97,6 +101,7 @@ if TYPE_CHECKING:
         InitResult,
         StageInfo,
         StatusReport,
+        checkout,
         dag,
         exec_stage,
         explain,
@@ -106,6 +111,7 @@ if TYPE_CHECKING:
         list_stages,
         metrics,
         metrics_diff,
+        open,
         params,
         params_diff,
         run,
@@ -113,6 +119,7 @@ if TYPE_CHECKING:
         validate_export,
     )
     from fastpipe.errors import (
+        CacheError,
         DvcError,
         ExecutorError,
         FastpipeError,
@@ -128,6 +135,7 @@ if TYPE_CHECKING:
         RunNotFoundError,
         StageDefinitionError,
         UnknownStageError,
+        UnsafeInputError,
     )
     from fastpipe.export.adopt import ImportReport
     from fastpipe.export.dvcyaml import ExportResult

@@ -15,7 +15,7 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from fastpipe import discovery, fastpath, projectlock
 from fastpipe.errors import ExecutorError, FastpipeError, FastpipeWarning, ProjectError
@@ -28,6 +28,7 @@ from fastpipe.staleness import StageStatus
 # The fast path (a no-op `run`, `status`) must not pay for networkx, the fingerprinting
 # machinery or the executors: the modules that need them are imported by the slow paths.
 if TYPE_CHECKING:
+    from fastpipe.checkout import CheckoutReport
     from fastpipe.compare import Diff, Values
     from fastpipe.context import Context
     from fastpipe.devices import DeviceSource
@@ -35,8 +36,10 @@ if TYPE_CHECKING:
     from fastpipe.export.adopt import ImportReport
     from fastpipe.export.dvcyaml import ExportResult
     from fastpipe.export.validate import ValidationReport
+    from fastpipe.gc import GcReport
     from fastpipe.params import Override
     from fastpipe.plots import PlotsPage
+    from fastpipe.revision import GetResult
     from fastpipe.runhistory import RunRecord
     from fastpipe.runner import RunOptions
     from fastpipe.watch import Cycle
@@ -146,6 +149,7 @@ def run(
     wait: bool = True,
     resources: Mapping[str, float] | None = None,
     dask_address: str | None = None,
+    no_run_cache: bool = False,
     listener: Listener | None = None,
     devices: DeviceSource | None = None,
 ) -> RunResult:
@@ -185,6 +189,7 @@ def run(
             resources=dict(resources or {}),
             devices=devices,
             dask_address=dask_address or _env_dask_address() or project.config.dask_address,
+            no_run_cache=no_run_cache,
         )
         # The pool is this call's: created before the pipeline is loaded here, so that the
         # warm server's imports overlap ours; a run that fails or is interrupted stops it.
@@ -606,7 +611,7 @@ def report(
 
     project = discovery.load_project(_start(root))
     record = runhistory.load(project.layout.state, run_id)
-    target = Path(output) if output is not None else Path(root or ".") / REPORT_FILE
+    target = Path(output) if output is not None else _start(root) / REPORT_FILE
     try:
         atomic_write(target, runreport.render(record).encode("utf-8"))
     except OSError as exc:
@@ -648,7 +653,7 @@ def plots(
                 for label, rev in zip(labels, sides, strict=True)
             ]
             figures.append(plotting.figure(plot, found))
-    target = Path(output) if output is not None else Path(root or ".") / PLOTS_DIR
+    target = Path(output) if output is not None else _start(root) / PLOTS_DIR
     index = target / "index.html"
     try:
         index.parent.mkdir(parents=True, exist_ok=True)
@@ -657,3 +662,67 @@ def plots(
         raise FastpipeError(f"cannot write the plots page to '{index}': {exc.strerror}") from exc
     errors = tuple(e for f in figures for e in f.errors)
     return plotting.PlotsPage(index, tuple(p.path for p in chosen), tuple(labels), errors)
+
+
+# ---- data: checkout, open, get, gc
+
+
+def checkout(
+    targets: Sequence[str] = (),
+    *,
+    root: Root = None,
+    force: bool = False,
+    listener: Listener | None = None,
+) -> CheckoutReport:
+    """Make the outs of `targets` (default: every stage with a lock) match their locks."""
+    from fastpipe.checkout import checkout as run_checkout
+
+    return run_checkout(_start(root), targets, force=force, listener=listener or _warn)
+
+
+def open(path: str, rev: str | None = None, *, root: Root = None) -> BinaryIO:
+    """`path` (relative to the project root) at git revision `rev` as a binary file object.
+
+    Without `rev`: the workspace file, or, if it is missing, its out from the cache.
+    """
+    from fastpipe.revision import open_at
+
+    return open_at(_start(root), path, rev)
+
+
+def get(
+    path: str,
+    rev: str,
+    *,
+    out: Path | str | None = None,
+    force: bool = False,
+    root: Root = None,
+) -> GetResult:
+    """Write `path` as it was at `rev` to `out` (default: its file name in the working dir)."""
+    from fastpipe.revision import get as run_get
+
+    start = _start(root)
+    target = Path(out) if out is not None else None
+    return run_get(start, path, rev, target, force=force, cwd=Path.cwd())
+
+
+def gc(
+    *,
+    workspace: bool = False,
+    all_commits: bool = False,
+    dry_run: bool = False,
+    root: Root = None,
+    listener: Listener | None = None,
+) -> GcReport:
+    """Delete cache objects no lock in the workspace (or in any commit) refers to."""
+    from fastpipe.gc import Scope
+    from fastpipe.gc import gc as run_gc
+
+    scope = Scope.ALL_COMMITS if all_commits else Scope.WORKSPACE if workspace else None
+    notify = listener or _warn
+    project = discovery.load_project(_start(root))
+    layout = project.layout
+    layout.ensure()
+    # No run may store objects its lock does not name yet while they are judged unreferenced.
+    with projectlock.hold(layout.run_lock, wait=True, on_wait=lambda m: notify(Waiting(m))):
+        return run_gc(project.root, scope, dry_run=dry_run, listener=notify)

@@ -164,6 +164,10 @@ def run(
         Path | None,
         typer.Option("--report", metavar="PATH", help="Then write the run's HTML report to PATH."),
     ] = None,
+    no_run_cache: Annotated[
+        bool,
+        typer.Option("--no-run-cache", help="Run stale stages even if the run cache knows them."),
+    ] = False,
 ) -> int:
     """Run the stale stages among STAGEs (default: all) and their upstream stages."""
     from fastpipe import api, render
@@ -193,11 +197,19 @@ def run(
             resources=_resources(resources or ()),
             listener=progress,
             dask_address=dask_address,
+            no_run_cache=no_run_cache,
         )
     finally:
         progress.close()
     if as_json:
-        stages_json = [{"name": s.name, "outcome": s.outcome.value} for s in result.stages]
+        stages_json = [
+            {
+                "name": s.name,
+                "outcome": s.outcome.value,
+                **({"detail": s.detail} if s.detail else {}),
+            }
+            for s in result.stages
+        ]
         print(json.dumps({"event": "result", "ok": result.ok, "stages": stages_json}))
     else:
         print(render.dry_run(result) if dry_run else render.run_summary(result))
@@ -458,6 +470,10 @@ app.add_typer(cli_compare.params_app, name="params")
 app.add_typer(cli_compare.plots_app, name="plots")
 app.command("history")(cli_compare.history)
 app.command("report")(cli_compare.report)
+# ---- data: checkout, get, gc (their bodies live in cli_data.py)
+from fastpipe import cli_data  # noqa: E402
+
+cli_data.register(app)
 
 
 # ---------------------------------------------------------------------------- entry point

@@ -29,9 +29,11 @@ def read_at(root: Path, rev: str, path: str, *, git: GitObjects) -> bytes | None
     data = git.read(rev, path)
     if data is not None or git.is_tracked(rev, path):
         return data
-    # the output cache (issue 12) plugs in here: a file git does not track at `rev` may be an
-    # output whose bytes the cache holds under the hash the lock at `rev` recorded.
-    return None
+    # A file git does not track at `rev` may be an output whose bytes the output cache holds
+    # under the hash the lock at `rev` recorded.
+    from fastpipe.revision import cached_bytes_at
+
+    return cached_bytes_at(root, git, rev, path)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ and remembered for the rest of the command.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import sys
 import time
@@ -24,7 +25,8 @@ from fastpipe.hashing import FileHash, StatCache, hash_path
 from fastpipe.importwatch import ImportRecord
 from fastpipe.lockfile import LockRead
 from fastpipe.params import Override, load_params_file, resolve_params
-from fastpipe.staleness import UNFINISHED, Observed, StageStatus, read_stage_lock, statuses
+from fastpipe.staleness import UNFINISHED, Observed, StageStatus, statuses
+from fastpipe.store import object_store, read_stage_lock, restorable
 
 
 @dataclass(frozen=True)
@@ -112,8 +114,13 @@ class Context:
 
     def statuses(self, selection: Sequence[str]) -> list[StageStatus]:
         """Freshness of each selected stage (topological order), with `upstream` reasons."""
+        objects = object_store(self.pipeline.project)
         return statuses(
-            selection, self.lock, self.observe, lambda n: graph.direct_upstream(self.graph, n)
+            selection,
+            self.lock,
+            self.observe,
+            lambda n: graph.direct_upstream(self.graph, n),
+            functools.partial(restorable, objects),
         )
 
     def select(self, targets: Iterable[str], *, downstream: bool = False) -> list[str]:

@@ -29,7 +29,10 @@ _CONFIG_KEYS = {
     "jobs": int,
     "resources": dict,
     "dask_address": str,
+    "cache_dir": str,
+    "cache_link": str,
 }
+_LINK_MODES = ("copy", "reflink", "hardlink", "symlink")  # links.LinkMode's values
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,8 @@ class ProjectConfig:
     jobs: int | None = None
     resources: tuple[tuple[str, float], ...] = ()
     dask_address: str | None = None
+    cache_dir: str | None = None  # the output cache (relative to the root, or absolute)
+    cache_link: str | None = None  # how workspace files are made from cache objects
 
 
 @dataclass(frozen=True)
@@ -147,7 +152,18 @@ def read_config(root: Path) -> ProjectConfig:
         jobs=_positive(table.get("jobs")),
         resources=_resources(table.get("resources", {})),
         dask_address=table.get("dask_address"),
+        cache_dir=table.get("cache_dir"),
+        cache_link=_link_mode(table.get("cache_link")),
     )
+
+
+def _link_mode(value: str | None) -> str | None:
+    if value is not None and value not in _LINK_MODES:
+        raise ProjectError(
+            f"pyproject.toml: [tool.fastpipe] cache_link must be one of {', '.join(_LINK_MODES)},"
+            f" not {value!r}"
+        )
+    return value
 
 
 def _strings(value: list[Any], key: str) -> tuple[str, ...]:

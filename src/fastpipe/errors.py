@@ -13,6 +13,8 @@
     ├── RevisionError              an unknown git revision, no git repository, a path not there
     ├── MetricsError               a metrics or plot file that cannot be read or drawn
     ├── RunNotFoundError           a run id that the run history does not hold
+    ├── UnsafeInputError           a lock or manifest path leaving the root, a malformed hash
+    ├── CacheError                 the output cache cannot be written or lacks an object
     └── DvcError                   dvc missing, dvc.yaml/dvc.lock unreadable, a pipeline DVC
                                    cannot express
 
@@ -100,6 +102,14 @@ class MetricsError(FastpipeError):
 
 class RunNotFoundError(FastpipeError):
     """A run id that is not in the run history (.fastpipe/runs/)."""
+
+
+class UnsafeInputError(FastpipeError):
+    """A lock or cache manifest names a path outside the project root or a malformed hash."""
+
+
+class CacheError(FastpipeError):
+    """The output cache cannot be used: not writable, or an object is missing or corrupt."""
 
 
 class DvcError(FastpipeError):

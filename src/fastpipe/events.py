@@ -51,6 +51,14 @@ class StageSkipped:
 
 
 @dataclass(frozen=True)
+class StageRestored:
+    """A stale stage's outs came back from the cache instead of running it."""
+
+    name: str
+    detail: str
+
+
+@dataclass(frozen=True)
 class StageFinished:
     name: str
     ok: bool
@@ -91,6 +99,7 @@ Event = (
     | StageStarted
     | StageSkipped
     | StageFinished
+    | StageRestored
     | StageOutput
     | StageRetrying
     | StagesBlocked

@@ -8,6 +8,7 @@ snapshot.still_valid says nothing it depended on changed.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -19,7 +20,8 @@ from fastpipe.events import Listener, WarningIssued
 from fastpipe.hashing import StatCache, hash_path
 from fastpipe.lockcache import LockCache
 from fastpipe.lockfile import LockRead
-from fastpipe.staleness import UNFINISHED, Observed, StageStatus, read_stage_lock, statuses
+from fastpipe.staleness import UNFINISHED, Observed, StageStatus, statuses
+from fastpipe.store import object_store, read_stage_lock, restorable
 from fastpipe.targets import expand as expand_targets
 
 if TYPE_CHECKING:
@@ -66,7 +68,11 @@ class View:
             for warning in self.snapshot.stages[name].warnings:
                 self.listener(WarningIssued(f"stage '{name}': {warning}"))
         return statuses(
-            selection, self._lock, self._observe, lambda n: self.snapshot.stages[n].upstream
+            selection,
+            self._lock,
+            self._observe,
+            lambda n: self.snapshot.stages[n].upstream,
+            functools.partial(restorable, object_store(self.project)),
         )
 
     def _lock(self, name: str) -> LockRead:

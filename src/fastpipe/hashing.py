@@ -7,7 +7,7 @@ import json
 import os
 import stat
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -182,20 +182,60 @@ def _cached_file_hash(path: Path, key: str, st: os.stat_result, cache: StatCache
     return digest
 
 
-def _hash_tree(path: Path, key_prefix: str, st: os.stat_result, cache: StatCache) -> FileHash:
-    """The tree hash and total size of the directory at `path`."""
+@dataclass(frozen=True)
+class TreeFile:
+    """One file below a directory: its POSIX path inside it, hash, size and executable bit."""
+
+    rel: str
+    hash: str
+    size: int
+    executable: bool
+
+
+def hash_tree_files(
+    root: Path, relpath: str, cache: StatCache
+) -> tuple[FileHash, tuple[TreeFile, ...]] | None:
+    """Like hash_path for a directory, with the files it hashed (sorted); None if no directory."""
+    key = PurePosixPath(relpath).as_posix()
+    path = root / key
+    try:
+        st = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    if not stat.S_ISDIR(st.st_mode):
+        return None
+    files: list[TreeFile] = []
+    found = _hash_tree(path, "" if key == "." else key + "/", st, cache, files)
+    return found, tuple(sorted(files, key=lambda f: f.rel))
+
+
+def tree_digest(pairs: Iterable[tuple[str, str]]) -> str:
+    """The tree hash of (path inside the directory, file hash) pairs, as hash_path makes it."""
+    hasher = xxhash.xxh3_128()
+    for rel, digest in sorted(pairs):
+        # NUL cannot occur in a path and digests have a fixed length: the encoding is unambiguous.
+        hasher.update(f"{rel}\0{digest}\n".encode("utf-8", "surrogateescape"))
+    return hasher.hexdigest()
+
+
+def _hash_tree(
+    path: Path,
+    key_prefix: str,
+    st: os.stat_result,
+    cache: StatCache,
+    collect: list[TreeFile] | None = None,
+) -> FileHash:
+    """The tree hash and total size of the directory at `path` (its files into `collect`)."""
     pairs: list[tuple[str, str]] = []
     total = 0
     for rel, file_path, file_st in _walk_files(str(path), "", {(st.st_dev, st.st_ino)}):
         digest = _cached_file_hash(Path(file_path), key_prefix + rel, file_st, cache)
         pairs.append((rel, digest))
         total += file_st.st_size
-    pairs.sort()
-    hasher = xxhash.xxh3_128()
-    for rel, digest in pairs:
-        # NUL cannot occur in a path and digests have a fixed length: the encoding is unambiguous.
-        hasher.update(f"{rel}\0{digest}\n".encode("utf-8", "surrogateescape"))
-    return FileHash(hasher.hexdigest(), total)
+        if collect is not None:
+            executable = bool(file_st.st_mode & 0o111)
+            collect.append(TreeFile(rel, digest, file_st.st_size, executable))
+    return FileHash(tree_digest(pairs), total)
 
 
 def _walk_files(

@@ -19,6 +19,7 @@ from fastpipe.events import (
     RunStarted,
     StageFinished,
     StageOutput,
+    StageRestored,
     StageRetrying,
     StagesBlocked,
     StageSkipped,
@@ -93,7 +94,7 @@ class LiveProgress:
         self._console = Console(stderr=True)
         self._lock = threading.Lock()
         self._total = 0
-        self._counts = {"done": 0, "fresh": 0, "failed": 0, "not run": 0}
+        self._counts = {"done": 0, "fresh": 0, "restored": 0, "failed": 0, "not run": 0}
         self._running: dict[str, float] = {}
         self._live = Live(
             get_renderable=self._render,
@@ -130,6 +131,8 @@ class LiveProgress:
                 self._running[name] = time.monotonic()
             case StageSkipped():
                 self._counts["fresh"] += 1
+            case StageRestored():
+                self._counts["restored"] += 1
             case StageFinished(name=name, ok=ok):
                 self._running.pop(name, None)
                 self._counts["done" if ok else "failed"] += 1

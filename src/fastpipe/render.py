@@ -11,6 +11,7 @@ from fastpipe.events import (
     RunStarted,
     StageFinished,
     StageOutput,
+    StageRestored,
     StageRetrying,
     StagesBlocked,
     StageSkipped,
@@ -23,6 +24,8 @@ from fastpipe.stage import StageSpec
 from fastpipe.staleness import Reason, ReasonKind, StageStatus
 
 if TYPE_CHECKING:
+    from fastpipe.checkout import CheckoutReport
+    from fastpipe.gc import GcReport
     from fastpipe.watch import Cycle
 
 
@@ -81,6 +84,9 @@ def run_summary(result: RunResult) -> str:
     ran, fresh = result.names(Outcome.RAN), result.names(Outcome.FRESH)
     failed, blocked = result.names(Outcome.FAILED), result.names(Outcome.NOT_RUN)
     parts = [f"{len(ran)} ran", f"{len(fresh)} fresh"]
+    restored = result.names(Outcome.RESTORED)
+    if restored:
+        parts.append(f"{len(restored)} restored")
     if failed:
         parts.append(f"{len(failed)} failed: {', '.join(failed)}")
     if blocked:
@@ -97,6 +103,43 @@ def watch_cycle(cycle: Cycle) -> str:
         what = f"cycle {cycle.number} ({shown} changed)"
     done = "error, see above" if cycle.result is None else run_summary(cycle.result)
     return f"watch: {what}: {done} in {cycle.seconds:.2f}s; watching (Ctrl-C stops)"
+
+
+def checkout_report(report: CheckoutReport) -> str:
+    """The result of `fastpipe checkout`: counts, then each problem on its own line."""
+    lines = [
+        f"{len(report.restored)} restored, {len(report.unchanged)} unchanged, "
+        f"{report.removed} extra files removed"
+    ]
+    for p in report.kept:
+        lines.append(
+            f"kept {p.path} (stage {p.stage}): modified and not in the cache; --force replaces it"
+        )
+    for p in report.missing:
+        lines.append(f"missing from the cache: {p.path} (stage {p.stage}, object {p.hash})")
+    return "\n".join(lines)
+
+
+def gc_report(report: GcReport) -> str:
+    """The result of `fastpipe gc`: what went (or would go) and the bytes freed."""
+    verb = "would remove" if report.dry_run else "removed"
+    runs = "entry" if report.run_entries == 1 else "entries"
+    return (
+        f"{verb} {report.objects} objects, {report.run_entries} run-cache {runs} and "
+        f"{report.temp_files} temp files: {_size(report.bytes_freed)} freed; "
+        f"{report.kept} objects kept"
+    )
+
+
+def _size(n: int) -> str:
+    if n < 1024:
+        return f"{n} bytes"
+    value = n / 1024
+    for unit in ("KiB", "MiB"):
+        if value < 1024:
+            return f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GiB"
 
 
 def dry_run(result: RunResult) -> str:
@@ -141,6 +184,8 @@ def event_line(event: Event, *, verbose: bool = False) -> str | None:
             return f"running {name} ({why})"
         case StageSkipped(name=name):
             return f"fresh {name}" if verbose else None
+        case StageRestored(name=name, detail=detail):
+            return f"restored {name} ({detail})"
         case StageFinished(name=name, ok=True, duration=duration):
             return f"done {name} in {duration:.2f}s"
         case StageFinished(name=name, duration=duration, error=error):

@@ -13,12 +13,13 @@ class Outcome(enum.StrEnum):
 
     RAN = "ran"
     FRESH = "fresh"
+    RESTORED = "restored"  # outs came back from the cache; no user code ran
     FAILED = "failed"
     NOT_RUN = "not_run"  # an upstream stage failed, or the run stopped before it
     WOULD_RUN = "would_run"  # --dry-run: stale, would run
 
 
-_OK = (Outcome.RAN, Outcome.FRESH, Outcome.WOULD_RUN)
+_OK = (Outcome.RAN, Outcome.FRESH, Outcome.RESTORED, Outcome.WOULD_RUN)
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class StageRun:
     reasons: tuple[Reason, ...] = ()
     duration: float | None = None
     error: str | None = None
+    detail: str | None = None  # how a restored stage was restored ("from run cache")
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import networkx as nx
 
@@ -24,6 +23,7 @@ from fastpipe.events import (
     RunStarted,
     StageFinished,
     StageOutput,
+    StageRestored,
     StageRetrying,
     StagesBlocked,
     StageSkipped,
@@ -32,13 +32,14 @@ from fastpipe.events import (
 )
 from fastpipe.executors import Capabilities, ExecutorSettings, StageExecutor
 from fastpipe.hashing import FileHash
-from fastpipe.lockcache import LockCache
-from fastpipe.lockfile import LockEntry
-from fastpipe.lockwriter import LockWriter
+from fastpipe.lockfile import LockEntry, LockRead
+from fastpipe.objects import CorruptObjectError
 from fastpipe.placement import ClusterPlacement, Placement, check_needs
 from fastpipe.results import Outcome, RunResult, StageRun
+from fastpipe.runcache import run_key
 from fastpipe.scheduler import Plan, run_plan
-from fastpipe.staleness import Reason, compare
+from fastpipe.staleness import Observed, Reason, compare
+from fastpipe.store import StateStore, restorable
 from fastpipe.worker import StageResult, StageTask, is_importable
 
 _OUTPUT_LINE = re.compile(r"^\[([A-Za-z0-9_.@-]+)\] (.*)$")
@@ -53,6 +54,7 @@ class RunOptions:
     resources: Mapping[str, float] = field(default_factory=dict[str, float])  # capacities
     devices: DeviceSource | None = None  # where GPUs come from (default: NVML)
     dask_address: str | None = None  # the dask executor's scheduler (None: a LocalCluster)
+    no_run_cache: bool = False  # never restore a stale stage from the run cache
 
 
 class _Run:
@@ -65,11 +67,12 @@ class _Run:
         self.reasons: dict[str, tuple[Reason, ...]] = {}
         self.dispatched_deps: dict[str, Mapping[str, FileHash | None]] = {}
         self.results: dict[str, StageResult] = {}
-        self.locks = LockWriter()
         self.started = time.time()
         self.times: dict[str, tuple[float, float]] = {}  # dispatched, finished (time.time())
         self.slots: dict[str, int] = {}
         self.gpus: dict[str, str] = {}
+        self.restored: dict[str, str] = {}  # stage -> how its outs came back
+        self.store = StateStore(ctx.pipeline.project)
 
     def capacity(self, name: str) -> bool:
         return self.placement.fits(self.ctx.spec(name))
@@ -78,19 +81,16 @@ class _Run:
         ctx = self.ctx
         ctx.forget_lock(name)
         observed = ctx.observe(name)
-        reasons = compare(ctx.lock(name), observed)
+        lock = ctx.lock(name)
+        reasons = compare(lock, observed)
         if not reasons and not self.options.force:
             ctx.listener(StageSkipped(name))
             return None
         self.reasons[name] = reasons
         self.dispatched_deps[name] = observed.deps
-        # From here until a new lock is written, the old one would vouch for outputs that are
-        # about to be deleted or rewritten: it moves aside (explain still compares with it).
-        layout = ctx.pipeline.project.layout
-        lock = layout.lock_path(name)
-        if lock.exists():
-            layout.unfinished_lock_path(name).parent.mkdir(parents=True, exist_ok=True)
-            os.replace(lock, layout.unfinished_lock_path(name))
+        if not self.options.force and self._restored(name, lock, reasons, observed):
+            return None
+        self.store.begin(name)
         ctx.forget_lock(name)
         grant = self.placement.acquire(ctx.spec(name))
         if "CUDA_VISIBLE_DEVICES" in grant.env:
@@ -99,6 +99,65 @@ class _Run:
         task = self._task(name, grant.env)
         self.times[name] = (task.dispatched_at, task.dispatched_at)
         return task
+
+    def _restored(
+        self, name: str, lock: LockRead, reasons: tuple[Reason, ...], observed: Observed
+    ) -> bool:
+        """Restore the stage's outs from the cache instead of running it, if it can be."""
+        if restorable(self.store.objects, lock, reasons):
+            assert lock.entry is not None
+            missing = {p: lock.entry.outs[p] for r in reasons for p in r.items}
+            return self._restore(name, missing, "missing outputs from the cache", None)
+        key = self._run_key(name, observed.deps)
+        if key is None or self.options.no_run_cache:
+            return False
+        outs = self.store.runs.get(key, name)
+        if outs is None or set(outs) != set(self.ctx.spec(name).outputs):
+            return False
+        if not all(self.store.objects.has(h.hash) for h in outs.values()):
+            return False
+        return self._restore(name, outs, "from run cache", self._entry(name, outs))
+
+    def _restore(
+        self, name: str, outs: Mapping[str, FileHash], detail: str, entry: LockEntry | None
+    ) -> bool:
+        try:
+            self.store.restore(outs, self.ctx.cache)
+        except FileNotFoundError:
+            return False
+        except CorruptObjectError as exc:
+            self.store.drop_corrupt(exc.digest)
+            self.ctx.listener(
+                WarningIssued(f"{exc}: removed it from the cache; stage '{name}' runs instead")
+            )
+            return False
+        if entry is not None:
+            self.store.commit(entry)
+            self.ctx.forget_lock(name)
+        self.restored[name] = detail
+        self.ctx.listener(StageRestored(name, detail))
+        return True
+
+    def _run_key(self, name: str, deps: Mapping[str, FileHash | None]) -> str | None:
+        """The stage's run-cache key, or None where the run cache does not apply."""
+        spec = self.ctx.spec(name)
+        if spec.persist or not spec.outputs or any(not spec.is_cached(o) for o in spec.outputs):
+            return None
+        if any(h is None for h in deps.values()):
+            return None
+        known = {p: h for p, h in deps.items() if h is not None}
+        outs = [(o, True) for o in spec.outputs]
+        return run_key(self.ctx.manifest(name).items, self.ctx.params[name], known, outs)
+
+    def _entry(self, name: str, outs: Mapping[str, FileHash]) -> LockEntry:
+        deps = self.dispatched_deps[name]
+        return LockEntry(
+            stage=name,
+            code=dict(self.ctx.manifest(name).items),
+            params=dict(self.ctx.params[name]),
+            deps={p: h for p, h in deps.items() if h is not None},
+            outs=dict(outs),
+        )
 
     def _task(self, name: str, env: Mapping[str, str]) -> StageTask:
         stage = self.ctx.pipeline.stages[name]
@@ -122,6 +181,9 @@ class _Run:
             pickled=pickled,
             timeout=spec.timeout,
             dispatched_at=time.time(),
+            cache_dir=str(self.store.objects.root),
+            cached=spec.cached,
+            cache_link=self.store.objects.link.value,
         )
 
     def retrying(self, result: StageResult, attempt: int, attempts: int) -> None:
@@ -145,16 +207,12 @@ class _Run:
         if missing:
             return _failed(result, f"stage '{name}' ran without its deps {', '.join(missing)}")
         ctx.cache.merge(result.stat_entries)
-        entry = LockEntry(
-            stage=name,
-            code=dict(ctx.manifest(name).items),
-            params=dict(ctx.params[name]),
-            deps={p: h for p, h in deps.items() if h is not None},
-            outs=dict(result.outputs),
-        )
-        layout = ctx.pipeline.project.layout
-        self.locks.write(layout.lock_path(name), entry, layout.unfinished_lock_path(name))
+        entry = self._entry(name, result.outputs)
+        self.store.commit(entry)
         ctx.forget_lock(name)
+        key = self._run_key(name, deps)
+        if key is not None:
+            self.store.remember_run(key, name, result.outputs)
         return result
 
 
@@ -224,9 +282,11 @@ def execute(
             on_slot=run.slots.__setitem__,
         )
     finally:
-        unwritten = run.locks.close()
-        _save_records(layout.run_record, records, run.results)
-        _cache_locks(layout.lock_cache, run.locks.written())
+        unwritten = run.store.close(
+            {n: (r.duration, r.peak_gpu_memory) for n, r in run.results.items() if r.ok}
+        )
+    for name in run.restored:
+        outcomes[name] = Outcome.RESTORED
     for name, why in unwritten.items():
         ctx.listener(WarningIssued(f"stage '{name}' ran but its lock could not be written: {why}"))
         outcomes[name] = Outcome.FAILED
@@ -288,16 +348,6 @@ def _last_line(error: str | None) -> str | None:
     return lines[-1] if lines else None
 
 
-def _cache_locks(path: Path, written: Sequence[tuple[Path, bytes, LockEntry]]) -> None:
-    """Add the locks just written to the lock cache: the next status need not parse them."""
-    if not written:
-        return
-    cache = LockCache.load(path)
-    for lock, data, entry in written:
-        cache.remember(lock, data, entry)
-    cache.save()
-
-
 def _libraries(ctx: Context, selection: Sequence[str]) -> list[str]:
     """Library modules the stages use that importing the pipeline may leave unloaded
     (numpy.random, say): the warm server imports them ahead."""
@@ -321,16 +371,6 @@ def _placement(
             why = str(exc)
     check_needs(specs, len(devices), capacities, why)
     return Placement(devices, capacities)
-
-
-def _save_records(
-    path: Path, records: dict[str, runrecord.StageRecord], results: Mapping[str, StageResult]
-) -> None:
-    for name, result in results.items():
-        if result.ok:
-            records[name] = runrecord.StageRecord(result.duration, result.peak_gpu_memory)
-    if results:
-        runrecord.save(path, records)
 
 
 def _output_event(line: str) -> StageOutput:
@@ -362,6 +402,7 @@ def _stage_run(name: str, outcome: Outcome, run: _Run) -> StageRun:
         run.reasons.get(name, ()),
         result.duration if result else None,
         result.error if result else None,
+        run.restored.get(name),
     )
 
 

@@ -6,12 +6,10 @@ import enum
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from fastpipe.hashing import FileHash
-from fastpipe.layout import Layout
-from fastpipe.lockfile import LockEntry, LockRead, read_lock
+from fastpipe.lockfile import LockEntry, LockRead
 
 _DETAIL_ITEMS = 3  # items named in a one-line detail before "and N more"
 
@@ -30,6 +28,14 @@ class ReasonKind(enum.StrEnum):
 class Freshness(enum.StrEnum):
     FRESH = "fresh"
     STALE = "stale"
+
+
+class Action(enum.StrEnum):
+    """What `run` would do with a stage (the `action` of its status JSON)."""
+
+    NONE = "none"  # fresh
+    RUN = "run"
+    RESTORE = "restore"  # only cached outs are missing: they come back from the cache
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,13 @@ class StageStatus:
 
     name: str
     reasons: tuple[Reason, ...]
+    restore: bool = False  # stale only for missing outs the cache holds
+
+    @property
+    def action(self) -> Action:
+        if not self.reasons:
+            return Action.NONE
+        return Action.RESTORE if self.restore else Action.RUN
 
     @property
     def status(self) -> Freshness:
@@ -70,7 +83,9 @@ class StageStatus:
 
     def to_json(self, *, full: bool = False) -> dict[str, Any]:
         reasons = [r.to_json(full=full) for r in self.reasons]
-        return {"name": self.name, "status": self.status.value, "reasons": reasons}
+        data = {"name": self.name, "status": self.status.value, "reasons": reasons}
+        # `status --json` entries say what run would do; explain's object (full) does not
+        return data if full else {**data, "action": self.action.value}
 
 
 @dataclass(frozen=True)
@@ -198,38 +213,27 @@ def _summary(parts: list[str]) -> str:
     return f"{shown} and {len(parts) - _DETAIL_ITEMS} more"
 
 
-def read_stage_lock(
-    layout: Layout, name: str, read: Callable[[Path], LockRead] = read_lock
-) -> LockRead:
-    """Stage `name`'s lock; when missing, the one an unfinished rerun moved aside, if any.
-
-    `read` reads one lock file (a LockCache's read, to skip parsing unchanged ones).
-    """
-    found = read(layout.lock_path(name))
-    if found.entry is None and found.problem is None:
-        previous = read(layout.unfinished_lock_path(name))
-        if previous.entry is not None:
-            found = LockRead(None, UNFINISHED, previous=previous.entry)
-    if found.entry is not None and found.entry.stage != name:
-        found = LockRead(None, f"lock unreadable: it names stage '{found.entry.stage}'")
-    return found
-
-
 def statuses(
     selection: Sequence[str],
     lock_of: Callable[[str], LockRead],
     observe: Callable[[str], Observed],
     upstream_of: Callable[[str], Iterable[str]],
+    restorable: Callable[[LockRead, Sequence[Reason]], bool] = lambda _lock, _reasons: False,
 ) -> list[StageStatus]:
-    """Freshness of each selected stage (topological order), with `upstream` reasons."""
+    """Freshness of each selected stage (topological order), with `upstream` reasons.
+
+    `restorable(lock, reasons)` says whether a stale stage's outs can come from the cache.
+    """
     will_run: set[str] = set()
     found: list[StageStatus] = []
     for name in selection:
-        reasons = list(compare(lock_of(name), observe(name)))
+        lock = lock_of(name)
+        reasons = list(compare(lock, observe(name)))
         upstream = upstream_reason(u for u in upstream_of(name) if u in will_run)
         if upstream is not None:
             reasons.append(upstream)
-        if reasons:
+        restore = bool(reasons) and restorable(lock, reasons)
+        if reasons and not restore:
             will_run.add(name)
-        found.append(StageStatus(name, tuple(reasons)))
+        found.append(StageStatus(name, tuple(reasons), restore))
     return found

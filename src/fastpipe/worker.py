@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from fastpipe import devices
-from fastpipe.hashing import FileHash, StatCache, StatEntry, hash_path
+from fastpipe.hashing import FileHash, StatCache, StatEntry, hash_path, hash_tree_files
 
 _THIS_FILE = os.path.abspath(__file__)
 _PUMP_GRACE_S = 2.0  # how long to wait for a stage's lingering child processes to close output
@@ -48,6 +48,9 @@ class StageTask:
     echo: bool = True  # copy the stage's output, prefixed, to this process's stderr
     timeout: float | None = None  # enforced by the executor (the process is killed)
     dispatched_at: float = 0.0  # time.time() when the scheduler handed it to the executor
+    cache_dir: str | None = None  # the output cache the cached outputs are stored in
+    cached: tuple[str, ...] = ()  # the outputs kept in the cache
+    cache_link: str = "reflink"  # how workspace files relate to cache objects (links.LinkMode)
 
 
 @dataclass(frozen=True)
@@ -99,7 +102,9 @@ def run_stage(task: StageTask) -> StageResult:
     hashes: dict[str, FileHash] = {}
     for out in task.outputs:
         try:
-            found = hash_path(root, out, cache)
+            found = _hash_and_store(task, root, out, cache)
+        except _StoreError as exc:
+            return failed(str(exc))
         except OSError as exc:
             return failed(f"stage '{task.name}': cannot read its output {out}: {exc}")
         if found is None:
@@ -121,6 +126,32 @@ def peak_rss() -> int | None:
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     scale = 1 if sys.platform == "darwin" else 1024  # Linux reports KiB, macOS bytes
     return max(own, children) * scale
+
+
+class _StoreError(Exception):
+    """An output could not be stored in the cache (full disk, read-only cache)."""
+
+
+def _hash_and_store(task: StageTask, root: Path, out: str, cache: StatCache) -> FileHash | None:
+    """Hash one output and, if it is cached, store it (in this process: stages store in
+    parallel). A failure to store leaves the workspace output and existing objects intact."""
+    if task.cache_dir is None or out not in task.cached:
+        return hash_path(root, out, cache)
+    from fastpipe.outstore import store_output
+
+    tree = hash_tree_files(root, out, cache)
+    found = tree[0] if tree else hash_path(root, out, cache)
+    if found is None:
+        return None
+    try:
+        store_output(task.cache_dir, task.cache_link, root, out, found.hash, tree)
+    except OSError as exc:
+        why = exc.strerror or str(exc)
+        raise _StoreError(
+            f"stage '{task.name}': cannot store its output {out} in the cache "
+            f"{task.cache_dir}: {why}"
+        ) from None
+    return found
 
 
 def resolve_function(task: StageTask) -> Callable[..., Any]:

@@ -176,8 +176,9 @@ def check_status_json(text: str) -> dict[str, dict[str, Any]]:
     assert isinstance(data, dict) and set(data) == {"stages"}, data
     stages: dict[str, dict[str, Any]] = {}
     for entry in data["stages"]:
-        assert set(entry) == {"name", "status", "reasons"}, entry
+        assert set(entry) == {"name", "status", "reasons", "action"}, entry
         assert entry["status"] in ("fresh", "stale"), entry
+        assert entry["action"] in (("none",) if entry["status"] == "fresh" else ("run", "restore"))
         assert (entry["status"] == "stale") == bool(entry["reasons"]), entry
         for reason in entry["reasons"]:
             check_reason(reason, {"kind", "items", "detail"})

@@ -153,3 +153,31 @@ def test_params_show_as_a_table_and_markdown(repo: Project) -> None:
     assert repo.ok("params", "show", "score", "--md").out.splitlines()[2] == "| score.bonus | 1 |"
     result = repo.run("params", "show", "nosuch")
     assert result.code == 2 and result.err_lines == [f"{ERROR_PREFIX}unknown stage 'nosuch'"]
+
+
+CACHED_METRICS = """\
+import json
+from pathlib import Path
+
+from fastpipe import Out, stage
+
+
+@stage(metrics=[Out("metrics.json", cache=True)])
+def train(lr: float = 0.1) -> None:
+    Path("metrics.json").write_text(json.dumps({"auc": lr}) + "\\n")
+"""
+
+
+def test_metrics_diff_reads_a_cached_metric_git_does_not_track(make_project: MakeProject) -> None:
+    project: Project = make_project({"pipeline.py": CACHED_METRICS, ".gitignore": "metrics.json\n"})
+    git(project.root, "init", "-q", "-b", "main")
+    git(project.root, "config", "user.email", "t@example.com")
+    git(project.root, "config", "user.name", "t")
+    project.ok("run", "--executor", "inline")
+    git(project.root, "add", "-A")
+    git(project.root, "commit", "-q", "-m", "first")
+    assert "metrics.json" not in git(project.root, "ls-files")
+    project.write("params.yaml", "train:\n  lr: 0.4\n")
+    project.ok("run", "--executor", "inline")
+    found = json.loads(project.ok("metrics", "diff", "HEAD", "--json").out)
+    assert found == {"metrics.json": {"auc": {"old": 0.1, "new": 0.4, "diff": 0.3}}}

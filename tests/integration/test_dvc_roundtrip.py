@@ -141,3 +141,22 @@ def test_import_dvc_leaves_stages_whose_files_changed_stale(
     assert set(project.stale()) == {"shard", "train"}
     project.ok("run")
     assert project.runs() == ["shard", "train"]
+
+
+def test_import_dvc_copies_dvc_cached_objects_so_checkout_works(
+    dvc_template: Path, tmp_path: Path
+) -> None:
+    project = _copy(dvc_template, tmp_path)
+    before = contents(project.root, ["model.txt", "shards", "data/clean.txt"])
+    project.ok("import-dvc")
+    shutil.rmtree(project.path("shards"))
+    project.path("model.txt").unlink()
+    project.path("data/clean.txt").unlink()
+    project.clear_runs()
+
+    project.ok("checkout")
+
+    assert contents(project.root, ["model.txt", "shards", "data/clean.txt"]) == before
+    assert project.runs() == []
+    stages = check_status_json(project.ok("status", "--json").out)
+    assert {s["status"] for s in stages.values()} == {"fresh"}

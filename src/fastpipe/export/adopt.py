@@ -88,7 +88,8 @@ def _import(ctx: Context, dvc_yaml: str, *, dry_run: bool) -> ImportReport:
         elif dry_run:
             found.append(StageImport(name, Adoption.WOULD_ADOPT))
         else:
-            _write(ctx, name, before)
+            entry = _write(ctx, name, before)
+            _copy_objects(ctx, entry, dvc_stages[name])
             found.append(StageImport(name, Adoption.ADOPTED))
     ctx.cache.save()
     return ImportReport(dvc_yaml, tuple(found))
@@ -99,7 +100,16 @@ def _fastpipe_hashes(ctx: Context, name: str) -> dict[str, FileHash | None]:
     return {path: ctx.hash(path) for path in (*spec.deps, *spec.outputs)}
 
 
-def _write(ctx: Context, name: str, hashes: Mapping[str, FileHash | None]) -> None:
+def _copy_objects(ctx: Context, entry: LockEntry, dvc: DvcStage) -> None:
+    """The adopted outs into the object cache (from DVC's cache where it has them)."""
+    from fastpipe.export.dvccache import import_objects
+    from fastpipe.store import object_store
+
+    store = object_store(ctx.pipeline.project)
+    import_objects(ctx.root, store, entry, dvc, ctx.spec(entry.stage).is_cached)
+
+
+def _write(ctx: Context, name: str, hashes: Mapping[str, FileHash | None]) -> LockEntry:
     spec = ctx.spec(name)
     present = {path: found for path, found in hashes.items() if found is not None}
     entry = LockEntry(
@@ -114,6 +124,7 @@ def _write(ctx: Context, name: str, hashes: Mapping[str, FileHash | None]) -> No
     write_lock(layout.lock_path(name), entry)
     layout.unfinished_lock_path(name).unlink(missing_ok=True)
     ctx.forget_lock(name)
+    return entry
 
 
 def mismatches(
