@@ -12,11 +12,14 @@ import types
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastpipe.errors import FastpipeError, ProjectError, StageDefinitionError
 from fastpipe.layout import Layout
 from fastpipe.stage import StageSpec, spec_of
+
+if TYPE_CHECKING:
+    from fastpipe.remotes import RemotesConfig
 
 PIPELINE_FILE = "pipeline.py"
 _FASTPIPE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
@@ -28,6 +31,8 @@ _CONFIG_KEYS = {
     "jobs": int,
     "resources": dict,
     "dask_address": str,
+    "remotes": dict,  # [tool.fastpipe.remotes.NAME] tables, parsed by remotes.parse_remotes
+    "default_remote": str,
 }
 
 
@@ -41,6 +46,7 @@ class ProjectConfig:
     jobs: int | None = None
     resources: tuple[tuple[str, float], ...] = ()
     dask_address: str | None = None
+    remotes: RemotesConfig | None = None  # None: no remote configured
 
 
 @dataclass(frozen=True)
@@ -146,7 +152,17 @@ def read_config(root: Path) -> ProjectConfig:
         jobs=_positive(table.get("jobs")),
         resources=_resources(table.get("resources", {})),
         dask_address=table.get("dask_address"),
+        remotes=_remotes(table),
     )
+
+
+def _remotes(table: dict[str, Any]) -> RemotesConfig | None:
+    """The remotes tables, validated; their module is imported only by projects that have them."""
+    if "remotes" not in table and "default_remote" not in table:
+        return None
+    from fastpipe.remotes import parse_remotes
+
+    return parse_remotes(table)
 
 
 def _strings(value: list[Any], key: str) -> tuple[str, ...]:

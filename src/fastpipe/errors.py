@@ -11,8 +11,10 @@
     ├── ResourceError              a stage needs more GPUs / resources than exist
     ├── ProjectBusyError           another `fastpipe run` holds this project
     ├── RevisionError              an unknown git revision, no git repository, a path not there
-    └── DvcError                   dvc missing, dvc.yaml/dvc.lock unreadable, a pipeline DVC
-                                   cannot express
+    ├── DvcError                   dvc missing, dvc.yaml/dvc.lock unreadable, a pipeline DVC
+    │                              cannot express
+    └── RemoteError                no/unknown remote, a missing extra, unreachable, refused
+                                   credentials, an object whose bytes do not match its name
 
 A stage that fails is not an error of fastpipe's: `run` reports it in its result (exit 1).
 """
@@ -92,3 +94,7 @@ class RevisionError(FastpipeError):
 
 class DvcError(FastpipeError):
     """The DVC bridge cannot do what was asked: no dvc, unreadable DVC files, unexportable."""
+
+
+class RemoteError(FastpipeError):
+    """A remote cannot be used: not configured, its backend missing, unreachable, refused."""
