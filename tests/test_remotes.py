@@ -113,9 +113,15 @@ def test_missing_extra_names_the_pip_command(
 ) -> None:
     import sys
 
-    # s3fs and gcsfs made unimportable, as in an install without the extras
+    import fsspec  # noqa: F401  (loads fsspec.registry, a name its package shadows)
+
+    registry = sys.modules["fsspec.registry"]._registry
+    # s3fs and gcsfs made unimportable, as in an install without the extras (and forgotten by
+    # fsspec, which keeps the classes it imported)
     monkeypatch.setitem(sys.modules, "s3fs", None)
     monkeypatch.setitem(sys.modules, "gcsfs", None)
+    for protocol in ("s3", "s3a", "gs", "gcs"):
+        monkeypatch.delitem(registry, protocol, raising=False)
     with pytest.raises(RemoteError) as info:
         remotes.open_remote(RemoteConfig("cloud", "s3://bucket/x"), tmp_path)
     assert str(info.value) == (

@@ -265,7 +265,8 @@ def secrets_of(options: Mapping[str, Any]) -> list[str]:
     for key, value in options.items():
         if isinstance(value, Mapping):
             found += secrets_of(value)
-        elif isinstance(value, str) and value and _SECRET_KEY.search(str(key)):
+        elif isinstance(value, str) and len(value) >= 4 and _SECRET_KEY.search(str(key)):
+            # (shorter values would mangle unrelated words and cannot be real credentials)
             found.append(value)
     return found
 
