@@ -375,6 +375,10 @@ def import_dvc(
     print(report.import_plan(found, dry_run=dry_run))
 
 
+# ---------------------------------------------------------------------------- remotes and hooks
+
+from fastpipe import cli_remote  # noqa: E402, F401  (push, fetch, pull, install-hooks register on app)
+
 # ---------------------------------------------------------------------------- entry point
 
 

@@ -1,0 +1,202 @@
+"""`fastpipe push / fetch / pull` and `install-hooks`: sharing data through a remote.
+
+Registered on the main app by one import at the end of cli.py. Progress goes to stderr (one
+updating line on a terminal, plain lines elsewhere); the summary, or `--json`, to stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from fastpipe.cli import JsonFlag, Stages, _globals, app
+from fastpipe.errors import EXIT_FAILED, EXIT_OK, RemoteError
+
+if TYPE_CHECKING:
+    from fastpipe.discovery import Project
+    from fastpipe.sync import Cached, SyncResult
+    from fastpipe.transfer import Listener, TransferProgress, TransferResult
+
+RemoteName = Annotated[
+    str | None,
+    typer.Option(
+        "--remote",
+        "-r",
+        metavar="NAME",
+        help="The remote (default: $FASTPIPE_REMOTE, then default_remote in [tool.fastpipe]).",
+    ),
+]
+Jobs = Annotated[
+    int | None, typer.Option("--jobs", "-j", min=1, help="Objects moved at once (default: 8).")
+]
+
+
+class _Progress:
+    """Transfer progress on stderr: a single updating line on a terminal, else plain lines."""
+
+    def __init__(self, verb: str, *, live: bool) -> None:
+        self._verb = verb
+        self._live = live
+        self._shown = False
+
+    def __call__(self, progress: TransferProgress) -> None:
+        if progress.total == 0:
+            return
+        if self._live:
+            line = f"{self._verb}: {progress.done}/{progress.total} objects, "
+            line += human_bytes(progress.bytes)
+            print(f"\r\x1b[K{line}", end="", file=sys.stderr, flush=True)
+            self._shown = True
+        elif progress.done == 0:
+            print(f"{self._verb}: {progress.total} objects", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self._shown:
+            print(file=sys.stderr, flush=True)
+
+
+def human_bytes(size: int) -> str:
+    """1536 -> '1.5 KiB'."""
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _load(directory: Path) -> tuple[Project, Cached]:
+    """The project and which of its stages' outs are cached (from the pipeline's specs)."""
+    from fastpipe import discovery
+
+    project = discovery.load_project(directory)
+    specs = discovery.load_pipeline(project).specs
+
+    def cached(stage: str, path: str) -> bool:
+        spec = specs.get(stage)
+        return spec is None or spec.is_cached(path)  # a stage no longer defined: all its outs
+
+    return project, cached
+
+
+def _sync(
+    ctx: typer.Context,
+    verb: str,
+    stages: list[str] | None,
+    remote_name: str | None,
+    jobs: int | None,
+    as_json: bool,
+) -> int:
+    from fastpipe import sync, transfer
+
+    g = _globals(ctx)
+    project, cached = _load(g.directory)
+    remote = sync.open_selected(project, remote_name)
+    progress = _Progress(verb, live=sys.stderr.isatty() and not as_json)
+    listener: Listener = progress
+    action = {"push": sync.push, "fetch": sync.fetch, "pull": sync.pull}[verb]
+    try:
+        result = action(
+            project,
+            stages or (),
+            remote,
+            cached=cached,
+            jobs=jobs or transfer.DEFAULT_JOBS,
+            listener=listener,
+        )
+    finally:
+        progress.close()
+    return _report(verb, remote.name, result, as_json=as_json)
+
+
+def _report(verb: str, name: str, result: SyncResult, *, as_json: bool) -> int:
+    moved = result.transfer
+    if as_json:
+        data = {"command": verb, "remote_name": name, **moved.to_json()}
+        if result.restored is not None:
+            data["checkout"] = {
+                "written": list(result.restored.written),
+                "unchanged": list(result.restored.unchanged),
+                "missing": list(result.restored.missing),
+            }
+        print(json.dumps(data))
+    else:
+        print(summary(verb, name, moved))
+        if result.restored is not None:
+            restored = result.restored
+            print(
+                f"checkout: {len(restored.written)} outs restored, {len(restored.unchanged)} "
+                "already in place"
+            )
+    for listed in moved.ignored[:1]:
+        count = len(moved.ignored)
+        print(
+            f"fastpipe: warning: remote '{name}' lists {count} entries that are not objects "
+            f"(e.g. '{listed}'); ignored",
+            file=sys.stderr,
+        )
+    if moved.rejected:
+        first, count = moved.rejected[0], len(moved.rejected)
+        raise RemoteError(
+            f"remote '{name}' ({moved.remote}): object '{first}' does not match its hash"
+            + (f" ({count} objects in all)" if count > 1 else "")
+            + "; rejected, never used: delete it from the remote and push it again"
+        )
+    missing = moved.missing if verb != "push" else ()
+    if result.restored is not None:
+        missing = tuple(dict.fromkeys((*missing, *result.restored.missing)))
+    for key in missing[:10]:
+        print(f"fastpipe: warning: not on remote '{name}': {key}", file=sys.stderr)
+    return EXIT_FAILED if missing else EXIT_OK
+
+
+def summary(verb: str, name: str, moved: TransferResult) -> str:
+    """One line: what moved, and what was already there."""
+    if verb == "push":
+        up = moved.uploaded
+        line = f"pushed {up.objects} objects ({human_bytes(up.bytes)}) to '{name}' ({moved.remote})"
+        return line + f"; {moved.present} already there"
+    down = moved.downloaded
+    return (
+        f"fetched {down.objects} objects ({human_bytes(down.bytes)}) from '{name}' ({moved.remote})"
+    )
+
+
+@app.command()
+def push(
+    ctx: typer.Context,
+    stages: Stages = None,
+    remote: RemoteName = None,
+    jobs: Jobs = None,
+    as_json: JsonFlag = False,
+) -> int:
+    """Upload the cached outs of STAGEs (default: all) and run-cache entries the remote lacks."""
+    return _sync(ctx, "push", stages, remote, jobs, as_json)
+
+
+@app.command()
+def fetch(
+    ctx: typer.Context,
+    stages: Stages = None,
+    remote: RemoteName = None,
+    jobs: Jobs = None,
+    as_json: JsonFlag = False,
+) -> int:
+    """Download the cached outs of STAGEs (default: all) into the cache, each one verified."""
+    return _sync(ctx, "fetch", stages, remote, jobs, as_json)
+
+
+@app.command()
+def pull(
+    ctx: typer.Context,
+    stages: Stages = None,
+    remote: RemoteName = None,
+    jobs: Jobs = None,
+    as_json: JsonFlag = False,
+) -> int:
+    """fetch, then restore the outs of STAGEs (default: all) in the workspace."""
+    return _sync(ctx, "pull", stages, remote, jobs, as_json)
