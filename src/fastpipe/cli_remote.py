@@ -200,3 +200,37 @@ def pull(
 ) -> int:
     """fetch, then restore the outs of STAGEs (default: all) in the workspace."""
     return _sync(ctx, "pull", stages, remote, jobs, as_json)
+
+
+@app.command("install-hooks")
+def install_hooks(
+    ctx: typer.Context,
+    pre_commit: Annotated[
+        bool,
+        typer.Option("--pre-commit", help="Also refuse commits while `status --check` fails."),
+    ] = False,
+    pre_push: Annotated[
+        bool, typer.Option("--pre-push", help="Also run `fastpipe push` before `git push`.")
+    ] = False,
+    uninstall: Annotated[
+        bool, typer.Option("--uninstall", help="Remove fastpipe's block from every hook.")
+    ] = False,
+) -> None:
+    """Write git hooks: post-checkout runs `fastpipe checkout` after a branch checkout."""
+    from fastpipe import discovery, hooks
+
+    root = discovery.find_root(_globals(ctx).directory)
+    if uninstall:
+        changes = hooks.uninstall(root)
+    else:
+        wanted = [hooks.Hook.POST_CHECKOUT]
+        wanted += [hooks.Hook.PRE_COMMIT] if pre_commit else []
+        wanted += [hooks.Hook.PRE_PUSH] if pre_push else []
+        changes = hooks.install(root, tuple(wanted))
+    for change in changes:
+        if change.advice is not None:
+            print(f"fastpipe: warning: {change.advice}", file=sys.stderr)
+        else:
+            print(f"{change.hook.value}: {change.action.value} ({change.path})")
+    if not changes:
+        print("no fastpipe hooks to remove")
