@@ -266,3 +266,19 @@ def test_the_index_is_keyed_by_remote_and_holds_no_credentials(
     assert json.loads(text)["schema"] == transfer.INDEX_SCHEMA
     assert f"s3://{bucket}/x" in text
     assert s3.options()["secret"] not in text and s3.options()["key"] not in text
+
+
+def test_fetch_objects_uses_the_default_remote(tmp_path: Path) -> None:
+    from fastpipe import discovery, sync
+
+    root = tmp_path / "p"
+    root.mkdir()
+    (root / "pipeline.py").write_text("")
+    (root / "pyproject.toml").write_text('[tool.fastpipe.remotes.r]\nurl = "../remote"\n')
+    remote = open_remote(RemoteConfig("r", "../remote"), root)
+    source = tmp_path / "other-cache"
+    key = store(source, b"needed")
+    do_push(remote, source, [key])
+    result = sync.fetch_objects(discovery.load_project(root), [key])
+    assert result.downloaded.objects == 1
+    assert (root / ".fastpipe" / "cache" / key).read_bytes() == b"needed"

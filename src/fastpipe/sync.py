@@ -211,6 +211,19 @@ def fetch(
     return SyncResult(_combine(first, second, third, ignored=ignored))
 
 
+def fetch_objects(
+    project: Project, keys: Sequence[str], *, remote_name: str | None = None
+) -> TransferResult:
+    """Fetch `keys` the cache lacks from the remote in use (for a command that finds an object
+    missing locally, e.g. `get --rev`, falling back to the default remote)."""
+    cache = cache_dir(project.root)
+    remote = open_selected(project, remote_name)
+    lacking = [k for k in dict.fromkeys(keys) if not (cache / k).is_file()]
+    index = transfer.RemoteIndex.load(cache, remote)
+    publish = transfer.publisher(cache)
+    return transfer.fetch(lacking, publish, remote, temp_dir=cache / "tmp", index=index)
+
+
 def _combine(*results: TransferResult, ignored: tuple[str, ...]) -> TransferResult:
     total = results[0]
     for other in results[1:]:
