@@ -146,11 +146,14 @@ def _report(verb: str, name: str, result: SyncResult, *, as_json: bool) -> int:
             + (f" ({count} objects in all)" if count > 1 else "")
             + "; rejected, never used: delete it from the remote and push it again"
         )
-    missing = moved.missing if verb != "push" else ()
+    missing = moved.missing
     if result.restored is not None:
         missing = tuple(dict.fromkeys((*missing, *result.restored.missing)))
+    where = "in the local cache (run its stage again)" if verb == "push" else f"on remote '{name}'"
     for key in missing[:10]:
-        print(f"fastpipe: warning: not on remote '{name}': {key}", file=sys.stderr)
+        print(f"fastpipe: warning: not {where}: {key}", file=sys.stderr)
+    if len(missing) > 10:
+        print(f"fastpipe: warning: ... {len(missing)} objects in all", file=sys.stderr)
     return EXIT_FAILED if missing else EXIT_OK
 
 

@@ -87,9 +87,9 @@ def manifest_rows(path: Path) -> list[tuple[str, str]] | None:
 
     Relative paths that could leave the directory (absolute, `..`) and bad hashes are dropped.
     """
+    if not transfer.looks_like_manifest(path):
+        return None
     try:
-        if path.stat().st_size > 1 << 30:
-            return None
         data = json.loads(path.read_bytes())
     except (OSError, ValueError):
         return None
@@ -206,7 +206,10 @@ def fetch(
         for row in manifest_rows(cache / transfer.file_key(h)) or ()
     ]
     second = download(listed)
-    runs, ignored = transfer.list_keys(remote, transfer.RUNS)
+    try:
+        runs, ignored = transfer.list_keys(remote, transfer.RUNS)
+    except Exception as exc:
+        raise remote.error("listing its run-cache entries", exc) from None
     third = download(sorted(runs))
     return SyncResult(_combine(first, second, third, ignored=ignored))
 

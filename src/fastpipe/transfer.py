@@ -19,6 +19,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -37,6 +38,7 @@ DEFAULT_JOBS = 8
 SMALL_SET = 64  # up to this many unknown objects, ask the remote about each; more: list prefixes
 INDEX_SCHEMA = 1
 KEY = re.compile(r"^(files/xxh3|runs)/[0-9a-f]{2}/[0-9a-f]{30}$")
+MANIFEST_LIMIT = 256 << 20  # a manifest of a million files is ~100 MiB
 HEX128 = re.compile(r"^[0-9a-f]{32}$")
 FILES = "files/xxh3"
 RUNS = "runs"
@@ -223,16 +225,41 @@ def _upload(remote: Remote, source: Path, key: str) -> None:
     if not remote.is_local:
         remote.fs.put_file(str(source), target)  # one PUT (or multipart): atomic on the store
         return
+    # A local directory: the os calls fsspec's LocalFileSystem would make, without its per-call
+    # overhead (a tenth of the time for 10,000 small objects; benchmarks/remote.py).
     folder, _, name = target.rpartition("/")
     temp = f"{folder}/.{name}.{uuid.uuid4().hex}.tmp"
-    remote.fs.makedirs(folder, exist_ok=True)
+    os.makedirs(folder, exist_ok=True)
     try:
-        remote.fs.put_file(str(source), temp)
-        remote.fs.mv(temp, target)
+        shutil.copyfile(source, temp)
+        os.replace(temp, target)
     except BaseException:
-        with contextlib.suppress(Exception):
-            remote.fs.rm_file(temp)
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
         raise
+
+
+def _exists(remote: Remote, key: str) -> bool:
+    path = remote.path(key)
+    return os.path.isfile(path) if remote.is_local else bool(remote.fs.exists(path))
+
+
+def _download(remote: Remote, key: str, temp: Path) -> None:
+    if remote.is_local:
+        shutil.copyfile(remote.path(key), temp)
+    else:
+        remote.fs.get_file(remote.path(key), str(temp))
+
+
+def _find(remote: Remote, prefix: str) -> list[str]:
+    """Every file below `prefix` on the remote, as fsspec paths."""
+    top = remote.path(prefix)
+    if not remote.is_local:
+        return [str(p) for p in remote.fs.find(top)]
+    found: list[str] = []
+    for folder, _, files in os.walk(top):
+        found += [f"{folder}/{name}" for name in files]
+    return found
 
 
 def remote_has(remote: Remote, keys: Sequence[str], *, jobs: int = DEFAULT_JOBS) -> set[str]:
@@ -242,7 +269,7 @@ def remote_has(remote: Remote, keys: Sequence[str], *, jobs: int = DEFAULT_JOBS)
         lock = threading.Lock()
 
         def check(key: str) -> None:
-            if remote.fs.exists(remote.path(key)):
+            if _exists(remote, key):
                 with lock:
                     found.add(key)
 
@@ -269,7 +296,7 @@ def list_keys(remote: Remote, prefix: str) -> tuple[set[str], tuple[str, ...]]:
     """
     base = remote.path("")
     try:
-        paths = remote.fs.find(remote.path(prefix))
+        paths = _find(remote, prefix)
     except FileNotFoundError:
         return set(), ()
     keys: set[str] = set()
@@ -317,7 +344,7 @@ def fetch(
     def download(key: str) -> None:
         temp = temp_dir / f"{digest_of(key)}.{os.getpid()}.{uuid.uuid4().hex}.tmp"
         try:
-            remote.fs.get_file(remote.path(key), str(temp))
+            _download(remote, key, temp)
             size = temp.stat().st_size
             publish(key, temp)
         except FileNotFoundError:
@@ -409,13 +436,25 @@ def _verify_file_object(key: str, temp: Path) -> None:
     raise CorruptObjectError(f"{key}: its bytes do not match its name")
 
 
+def looks_like_manifest(path: Path) -> bool:
+    """Cheaply: could this object be a directory manifest (JSON, not too large)?"""
+    try:
+        if path.stat().st_size > MANIFEST_LIMIT:
+            return False
+        with open(path, "rb") as f:
+            start = f.read(64).lstrip()
+    except OSError:
+        return False
+    return start.startswith(b"{")
+
+
 def tree_hash_of_manifest(path: Path) -> str | None:
     """The directory tree hash a manifest object describes, or None if it is not a manifest."""
     import xxhash
 
+    if not looks_like_manifest(path):
+        return None
     try:
-        if path.stat().st_size > 1 << 30:
-            return None
         data = json.loads(path.read_bytes())
         files = data["files"] if isinstance(data, dict) and "schema" in data else None
         pairs = sorted((str(row[0]), str(row[1])) for row in files)  # type: ignore[union-attr]
@@ -470,7 +509,12 @@ def _each(
         return
     with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(items)))) as pool:
         futures: list[Future[None]] = [pool.submit(work, item) for item in items]
-        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        try:
+            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        except BaseException:  # Ctrl-C: start nothing more, let the running ones finish
+            for future in futures:
+                future.cancel()
+            raise
         failed = next((f for f in done if f.exception() is not None), None)
         if failed is not None:
             for future in futures:

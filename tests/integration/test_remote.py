@@ -233,3 +233,17 @@ def test_a_killed_push_leaves_no_torn_object_and_the_next_push_completes_it(
     project.ok("fetch")
     assert (cache / key).read_bytes() == (project.root / "big.bin").read_bytes()
     assert os.listdir(cache / "tmp") == []  # the killed fetch's temp file was cleaned up
+
+
+def test_push_warns_about_outs_missing_from_the_local_cache(shared: Project) -> None:
+    report = key_of((shared.root / "report.txt").read_bytes())
+    victim = shared.root / ".fastpipe" / "cache" / report
+    os.chmod(victim, 0o644)
+    victim.unlink()
+    result = shared.run("push")
+    assert result.code == 1
+    assert result.err_lines == [
+        "push: 4 objects",  # progress, as plain lines when stderr is not a terminal
+        f"fastpipe: warning: not in the local cache (run its stage again): {report}",
+    ]
+    assert "pushed 4 objects" in result.out
