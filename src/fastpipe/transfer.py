@@ -504,21 +504,40 @@ def _each(
     items: Sequence[str], work: Callable[[str], None], jobs: int, remote: Remote, what: str
 ) -> None:
     """Run `work` on every item with at most `jobs` threads; the first failure stops the rest
-    and becomes one RemoteError naming the remote (RemoteErrors pass through)."""
+    and becomes one RemoteError naming the remote (RemoteErrors pass through).
+
+    Each thread takes the next item from a shared iterator (a future per object cost more
+    than copying a small object).
+    """
     if not items:
         return
-    with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(items)))) as pool:
-        futures: list[Future[None]] = [pool.submit(work, item) for item in items]
+    pending = iter(items)
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def worker() -> None:
+        while not stop.is_set():
+            with lock:
+                item = next(pending, None)
+            if item is None:
+                return
+            try:
+                work(item)
+            except BaseException:
+                stop.set()
+                raise
+
+    count = max(1, min(jobs, len(items)))
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        futures: list[Future[None]] = [pool.submit(worker) for _ in range(count)]
         try:
             done, _ = wait(futures, return_when=FIRST_EXCEPTION)
         except BaseException:  # Ctrl-C: start nothing more, let the running ones finish
-            for future in futures:
-                future.cancel()
+            stop.set()
             raise
         failed = next((f for f in done if f.exception() is not None), None)
         if failed is not None:
-            for future in futures:
-                future.cancel()
+            stop.set()
             exc = failed.exception()
             assert exc is not None
             if isinstance(exc, RemoteError):
