@@ -44,9 +44,15 @@ PYPROJECT = '[tool.fastpipe.remotes.bench]\nurl = "{remote}"\n'
 
 
 def timed(command: Sequence[str], cwd: Path) -> float:
-    """Run a command, fail loudly if it fails, return its wall time in seconds."""
+    """Run a command, fail loudly if it fails, return its wall time in seconds.
+
+    Dirty pages are flushed before (untimed) and after (timed) each command: otherwise one
+    tool's writes are flushed during the next tool's turn, which decided who looked faster.
+    """
+    os.sync()
     started = time.perf_counter()
     done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False)
+    os.sync()
     elapsed = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed in {cwd}:\n{done.stdout}\n{done.stderr}")

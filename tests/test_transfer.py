@@ -282,3 +282,19 @@ def test_fetch_objects_uses_the_default_remote(tmp_path: Path) -> None:
     result = sync.fetch_objects(discovery.load_project(root), [key])
     assert result.downloaded.objects == 1
     assert (root / ".fastpipe" / "cache" / key).read_bytes() == b"needed"
+
+
+def test_copy_file_falls_back_where_the_kernel_cannot_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = tmp_path / "source"
+    source.write_bytes(os.urandom(3 << 20))
+    transfer.copy_file(source, tmp_path / "fast")
+    assert (tmp_path / "fast").read_bytes() == source.read_bytes()
+
+    def refuse(*args: object) -> int:
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "copy_file_range", refuse)
+    transfer.copy_file(source, tmp_path / "portable")
+    assert (tmp_path / "portable").read_bytes() == source.read_bytes()

@@ -323,7 +323,7 @@ def restore_file(source: Path, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     temp = target.with_name(f".{target.name}.{os.getpid()}.fastpipe-tmp")
     try:
-        shutil.copyfile(source, temp)
+        transfer.copy_file(source, temp)
         os.chmod(temp, 0o644)
         os.replace(temp, target)
     finally:
