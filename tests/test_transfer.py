@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import xxhash
 
-from fastpipe import transfer
+from fastpipe import objectkeys, transfer
 from fastpipe.errors import RemoteError
 from fastpipe.remotes import Remote, RemoteConfig, open_remote
 from fastpipe.transfer import RemoteIndex, TransferProgress
@@ -45,7 +45,7 @@ def make_remote(request: pytest.FixtureRequest, tmp_path: Path) -> MakeRemote:
 
 def store(cache: Path, data: bytes) -> str:
     """Put `data` in the cache as a file object (the cache's layout); its key."""
-    key = transfer.file_key(xxhash.xxh3_128_hexdigest(data))
+    key = objectkeys.file_key(xxhash.xxh3_128_hexdigest(data))
     path = cache / key
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
@@ -75,7 +75,7 @@ def do_push(remote: Remote, cache: Path, keys: list[str], **kw: object) -> trans
 
 
 def do_fetch(remote: Remote, cache: Path, keys: list[str]) -> transfer.TransferResult:
-    return transfer.fetch(keys, transfer.publisher(cache), remote, temp_dir=cache / "tmp", jobs=4)
+    return transfer.fetch(keys, objectkeys.publisher(cache), remote, temp_dir=cache / "tmp", jobs=4)
 
 
 def test_push_uploads_what_the_remote_lacks_then_nothing(
@@ -122,7 +122,7 @@ def test_keys_missing_locally_are_reported_not_uploaded(
 ) -> None:
     remote = make_remote()
     key = store(cache, b"here")
-    absent = transfer.file_key("ab" * 16)
+    absent = objectkeys.file_key("ab" * 16)
     result = do_push(remote, cache, [key, absent])
     assert result.missing == (absent,)
     assert remote_keys(remote) == {key}
@@ -137,7 +137,7 @@ def test_fetch_downloads_verifies_and_publishes_read_only(
     fresh = tmp_path / "other" / "cache"
     seen: list[TransferProgress] = []
     result = transfer.fetch(
-        keys, transfer.publisher(fresh), remote, temp_dir=fresh / "tmp", listener=seen.append
+        keys, objectkeys.publisher(fresh), remote, temp_dir=fresh / "tmp", listener=seen.append
     )
     assert result.downloaded == transfer.Moved(4, sum(len(f"data {i}") * 100 for i in range(4)))
     for key in keys:
@@ -167,7 +167,7 @@ def test_an_object_the_remote_lacks_is_reported_missing(
     make_remote: MakeRemote, tmp_path: Path
 ) -> None:
     remote = make_remote()
-    absent = transfer.file_key("cd" * 16)
+    absent = objectkeys.file_key("cd" * 16)
     result = do_fetch(remote, tmp_path / "c", [absent])
     assert result.missing == (absent,)
     assert not (tmp_path / "c" / absent).exists()
@@ -175,7 +175,7 @@ def test_an_object_the_remote_lacks_is_reported_missing(
 
 def test_names_listed_by_the_remote_are_validated(make_remote: MakeRemote) -> None:
     remote = make_remote()
-    good = transfer.run_key("0a" * 16)
+    good = objectkeys.run_key("0a" * 16)
     put_raw(remote, good, b"{}")
     put_raw(remote, "runs/0a/NOTHEX" + "0" * 24, b"{}")
     put_raw(remote, "runs/0a/" + "1" * 29, b"{}")
@@ -209,24 +209,24 @@ def test_a_directory_manifest_is_verified_by_its_tree_hash(tmp_path: Path) -> No
     ]
     manifest = tmp_path / "manifest"
     manifest.write_text(json.dumps({"schema": 1, "files": rows}))
-    assert transfer.tree_hash_of_manifest(manifest) == digest.hash
-    publish = transfer.publisher(tmp_path / "cache")
-    publish(transfer.file_key(digest.hash), manifest)
-    assert (tmp_path / "cache" / transfer.file_key(digest.hash)).is_file()
+    assert objectkeys.tree_hash_of_manifest(manifest) == digest.hash
+    publish = objectkeys.publisher(tmp_path / "cache")
+    publish(objectkeys.file_key(digest.hash), manifest)
+    assert (tmp_path / "cache" / objectkeys.file_key(digest.hash)).is_file()
     manifest.write_text(json.dumps({"schema": 1, "files": rows[:1]}))
-    with pytest.raises(transfer.CorruptObjectError):
-        publish(transfer.file_key("ee" * 16), manifest)
+    with pytest.raises(objectkeys.CorruptObjectError):
+        publish(objectkeys.file_key("ee" * 16), manifest)
 
 
 def test_run_cache_entries_must_be_json_objects(tmp_path: Path) -> None:
-    publish = transfer.publisher(tmp_path / "cache")
+    publish = objectkeys.publisher(tmp_path / "cache")
     entry = tmp_path / "entry"
     entry.write_text("[1, 2]")
-    with pytest.raises(transfer.CorruptObjectError):
-        publish(transfer.run_key("ab" * 16), entry)
+    with pytest.raises(objectkeys.CorruptObjectError):
+        publish(objectkeys.run_key("ab" * 16), entry)
     entry.write_text('{"stage": "train"}')
-    publish(transfer.run_key("ab" * 16), entry)
-    assert (tmp_path / "cache" / transfer.run_key("ab" * 16)).read_text() == '{"stage": "train"}'
+    publish(objectkeys.run_key("ab" * 16), entry)
+    assert (tmp_path / "cache" / objectkeys.run_key("ab" * 16)).read_text() == '{"stage": "train"}'
 
 
 def test_leftover_temp_files_of_dead_processes_are_removed(tmp_path: Path) -> None:
@@ -289,12 +289,12 @@ def test_copy_file_falls_back_where_the_kernel_cannot_copy(
 ) -> None:
     source = tmp_path / "source"
     source.write_bytes(os.urandom(3 << 20))
-    transfer.copy_file(source, tmp_path / "fast")
+    objectkeys.copy_file(source, tmp_path / "fast")
     assert (tmp_path / "fast").read_bytes() == source.read_bytes()
 
     def refuse(*args: object) -> int:
         raise OSError(18, "Invalid cross-device link")
 
     monkeypatch.setattr(os, "copy_file_range", refuse)
-    transfer.copy_file(source, tmp_path / "portable")
+    objectkeys.copy_file(source, tmp_path / "portable")
     assert (tmp_path / "portable").read_bytes() == source.read_bytes()

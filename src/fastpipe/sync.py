@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
-from fastpipe import transfer
+from fastpipe import objectkeys, transfer
 from fastpipe.discovery import Project
 from fastpipe.errors import UnknownStageError
 from fastpipe.hashing import StatCache, hash_file, hash_path
@@ -77,7 +77,7 @@ def out_hashes(locks: dict[str, LockEntry], cached: Cached | None) -> dict[tuple
     found: dict[tuple[str, str], str] = {}
     for stage, entry in locks.items():
         for path, digest in entry.outs.items():
-            if (cached is None or cached(stage, path)) and transfer.HEX128.match(digest.hash):
+            if (cached is None or cached(stage, path)) and objectkeys.HEX128.match(digest.hash):
                 found[(stage, path)] = digest.hash
     return found
 
@@ -87,7 +87,7 @@ def manifest_rows(path: Path) -> list[tuple[str, str]] | None:
 
     Relative paths that could leave the directory (absolute, `..`) and bad hashes are dropped.
     """
-    if not transfer.looks_like_manifest(path):
+    if not objectkeys.looks_like_manifest(path):
         return None
     try:
         data = json.loads(path.read_bytes())
@@ -103,7 +103,7 @@ def manifest_rows(path: Path) -> list[tuple[str, str]] | None:
     for row in data["files"]:
         if not (isinstance(row, list) and len(row) >= 2 and _safe_relpath(row[0])):
             continue
-        if isinstance(row[1], str) and transfer.HEX128.match(row[1]):
+        if isinstance(row[1], str) and objectkeys.HEX128.match(row[1]):
             rows.append((row[0], row[1]))
     return rows
 
@@ -124,20 +124,20 @@ def objects_of(root: Path, stages: Sequence[str], cached: Cached | None = None) 
     cache = cache_dir(root)
     keys: list[str] = []
     for digest in dict.fromkeys(out_hashes(selected_locks(root, stages), cached).values()):
-        key = transfer.file_key(digest)
+        key = objectkeys.file_key(digest)
         keys.append(key)
         for _, listed in manifest_rows(cache / key) or ():
-            keys.append(transfer.file_key(listed))
+            keys.append(objectkeys.file_key(listed))
     return list(dict.fromkeys(keys))
 
 
 def run_entries(cache: Path) -> list[str]:
     """The keys of the run-cache entries in a local cache."""
-    folder = cache / transfer.RUNS
+    folder = cache / objectkeys.RUNS
     if not folder.is_dir():
         return []
     keys = (p.relative_to(cache).as_posix() for p in folder.glob("*/*"))
-    return sorted(k for k in keys if transfer.is_key(k))
+    return sorted(k for k in keys if objectkeys.is_key(k))
 
 
 def open_selected(project: Project, name: str | None) -> Remote:
@@ -183,7 +183,7 @@ def fetch(
     root = project.root
     cache = cache_dir(root)
     index = transfer.RemoteIndex.load(cache, remote)
-    publish = transfer.publisher(cache)
+    publish = objectkeys.publisher(cache)
     hashes = out_hashes(selected_locks(root, stages), cached)
     wanted = {h for out, h in hashes.items() if skip is None or not skip(out, h)}
 
@@ -199,15 +199,15 @@ def fetch(
             listener=listener,
         )
 
-    first = download(transfer.file_key(h) for h in sorted(wanted))
+    first = download(objectkeys.file_key(h) for h in sorted(wanted))
     listed = [
-        transfer.file_key(row[1])
+        objectkeys.file_key(row[1])
         for h in sorted(wanted)
-        for row in manifest_rows(cache / transfer.file_key(h)) or ()
+        for row in manifest_rows(cache / objectkeys.file_key(h)) or ()
     ]
     second = download(listed)
     try:
-        runs, ignored = transfer.list_keys(remote, transfer.RUNS)
+        runs, ignored = transfer.list_keys(remote, objectkeys.RUNS)
     except Exception as exc:
         raise remote.error("listing its run-cache entries", exc) from None
     third = download(sorted(runs))
@@ -223,7 +223,7 @@ def fetch_objects(
     remote = open_selected(project, remote_name)
     lacking = [k for k in dict.fromkeys(keys) if not (cache / k).is_file()]
     index = transfer.RemoteIndex.load(cache, remote)
-    publish = transfer.publisher(cache)
+    publish = objectkeys.publisher(cache)
     return transfer.fetch(lacking, publish, remote, temp_dir=cache / "tmp", index=index)
 
 
@@ -291,7 +291,7 @@ def checkout_after_pull(
         if in_place is not None and in_place((stage, path), digest):
             unchanged.append(path)
             continue
-        source = cache / transfer.file_key(digest)
+        source = cache / objectkeys.file_key(digest)
         rows = manifest_rows(source) if source.is_file() else None
         if not source.is_file():
             missing.append(path)
@@ -309,7 +309,7 @@ def restore_directory(
 ) -> None:
     """Write each listed file of a directory out from the cache."""
     for rel, digest in rows:
-        source = cache / transfer.file_key(digest)
+        source = cache / objectkeys.file_key(digest)
         if not source.is_file():
             missing.append(f"{shown}/{rel}")
             continue
@@ -323,7 +323,7 @@ def restore_file(source: Path, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     temp = target.with_name(f".{target.name}.{os.getpid()}.fastpipe-tmp")
     try:
-        transfer.copy_file(source, temp)
+        objectkeys.copy_file(source, temp)
         os.chmod(temp, 0o644)
         os.replace(temp, target)
     finally:
