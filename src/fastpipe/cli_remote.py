@@ -69,12 +69,22 @@ def human_bytes(size: int) -> str:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _load(directory: Path) -> tuple[Project, Cached]:
-    """The project and which of its stages' outs are cached (from the pipeline's specs)."""
+def _load(directory: Path, stages: list[str]) -> tuple[Project, Cached]:
+    """The project and which of its stages' outs are cached (from the pipeline's specs).
+
+    Each named stage must be defined (or at least have a lock) and must have run once.
+    """
     from fastpipe import discovery
+    from fastpipe.errors import FastpipeError, UnknownStageError
 
     project = discovery.load_project(directory)
     specs = discovery.load_pipeline(project).specs
+    for name in stages:
+        has_lock = project.layout.lock_path(name).is_file()
+        if name not in specs and not has_lock:
+            raise UnknownStageError(name, specs)
+        if not has_lock:
+            raise FastpipeError(f"stage '{name}' has never run: it has no outs to share yet")
 
     def cached(stage: str, path: str) -> bool:
         spec = specs.get(stage)
@@ -94,7 +104,7 @@ def _sync(
     from fastpipe import sync, transfer
 
     g = _globals(ctx)
-    project, cached = _load(g.directory)
+    project, cached = _load(g.directory, stages or [])
     remote = sync.open_selected(project, remote_name)
     progress = _Progress(verb, live=sys.stderr.isatty() and not as_json)
     listener: Listener = progress

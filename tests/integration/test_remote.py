@@ -128,8 +128,18 @@ def test_unknown_remote_name(shared: Project) -> None:
 
 
 def test_unknown_stage(shared: Project) -> None:
-    result = shared.run("push", "nope")
-    assert result.code == 2 and "unknown stage 'nope'" in result.err
+    result = shared.run("push", "claen")
+    assert result.code == 2
+    assert result.err_lines == [ERROR_PREFIX + "unknown stage 'claen' (did you mean 'clean'?)"]
+
+
+def test_a_stage_that_never_ran(new_project: Project) -> None:
+    new_project.write("pyproject.toml", REMOTE_TOML)
+    result = new_project.run("pull", "train")
+    assert result.code == 2
+    assert result.err_lines == [
+        ERROR_PREFIX + "stage 'train' has never run: it has no outs to share yet"
+    ]
 
 
 def test_a_tampered_remote_object_is_named_and_never_used(shared: Project, tmp_path: Path) -> None:
