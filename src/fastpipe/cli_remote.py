@@ -120,10 +120,22 @@ def _sync(
         )
     finally:
         progress.close()
-    return _report(verb, remote.name, result, as_json=as_json)
+    return _report(verb, remote.name, result, _labels(project, stages or []), as_json=as_json)
 
 
-def _report(verb: str, name: str, result: SyncResult, *, as_json: bool) -> int:
+def _labels(project: Project, stages: list[str]) -> dict[str, str]:
+    """Object key -> "path (stage NAME)", to name what a missing object is."""
+    from fastpipe import objectkeys, sync
+
+    hashes = sync.out_hashes(sync.selected_locks(project.root, stages), None)
+    return {
+        objectkeys.file_key(h): f"{path} of stage '{stage}'" for (stage, path), h in hashes.items()
+    }
+
+
+def _report(
+    verb: str, name: str, result: SyncResult, labels: dict[str, str], *, as_json: bool
+) -> int:
     moved = result.transfer
     if as_json:
         data = {"command": verb, "remote_name": name, **moved.to_json()}
@@ -161,7 +173,9 @@ def _report(verb: str, name: str, result: SyncResult, *, as_json: bool) -> int:
         missing = tuple(dict.fromkeys((*missing, *result.restored.missing)))
     where = "in the local cache (run its stage again)" if verb == "push" else f"on remote '{name}'"
     for key in missing[:10]:
-        print(f"fastpipe: warning: not {where}: {key}", file=sys.stderr)
+        label = labels.get(key)
+        shown = f"{label} ({key})" if label else key
+        print(f"fastpipe: warning: not {where}: {shown}", file=sys.stderr)
     if len(missing) > 10:
         print(f"fastpipe: warning: ... {len(missing)} objects in all", file=sys.stderr)
     return EXIT_FAILED if missing else EXIT_OK

@@ -172,7 +172,10 @@ def test_objects_missing_on_the_remote_are_warned_and_exit_1(
     git("clone", "-q", str(shared.root), str(clone), cwd=tmp_path)
     result = Project(clone).run("pull")
     assert result.code == 1
-    assert f"fastpipe: warning: not on remote 'origin': {report}" in result.err_lines
+    assert (
+        f"fastpipe: warning: not on remote 'origin': report.txt of stage 'report' ({report})"
+        in result.err_lines
+    )
 
 
 BIG_PIPELINE = """
@@ -254,6 +257,7 @@ def test_push_warns_about_outs_missing_from_the_local_cache(shared: Project) -> 
     assert result.code == 1
     assert result.err_lines == [
         "push: 4 objects",  # progress, as plain lines when stderr is not a terminal
-        f"fastpipe: warning: not in the local cache (run its stage again): {report}",
+        "fastpipe: warning: not in the local cache (run its stage again): "
+        f"report.txt of stage 'report' ({report})",
     ]
     assert "pushed 4 objects" in result.out
