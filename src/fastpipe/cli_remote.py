@@ -47,16 +47,21 @@ class _Progress:
         if progress.total == 0:
             return
         if self._live:
-            line = f"{self._verb}: {progress.done}/{progress.total} objects, "
+            line = f"{self._verb}: {progress.done}/{count(progress.total, 'object')}, "
             line += human_bytes(progress.bytes)
             print(f"\r\x1b[K{line}", end="", file=sys.stderr, flush=True)
             self._shown = True
         elif progress.done == 0:
-            print(f"{self._verb}: {progress.total} objects", file=sys.stderr, flush=True)
+            print(f"{self._verb}: {count(progress.total, 'object')}", file=sys.stderr, flush=True)
 
     def close(self) -> None:
         if self._shown:
             print(file=sys.stderr, flush=True)
+
+
+def count(n: int, noun: str) -> str:
+    """count(1, "object") -> '1 object'; count(2, "object") -> '2 objects'."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def human_bytes(size: int) -> str:
@@ -150,22 +155,20 @@ def _report(
         print(summary(verb, name, moved))
         if result.restored is not None:
             restored = result.restored
-            print(
-                f"checkout: {len(restored.written)} outs restored, {len(restored.unchanged)} "
-                "already in place"
-            )
+            written, unchanged = len(restored.written), len(restored.unchanged)
+            print(f"checkout: {count(written, 'out')} restored, {unchanged} already in place")
     for listed in moved.ignored[:1]:
-        count = len(moved.ignored)
         print(
-            f"fastpipe: warning: remote '{name}' lists {count} entries that are not objects "
+            f"fastpipe: warning: remote '{name}' lists {len(moved.ignored)} entries that are "
+            "not objects "
             f"(e.g. '{listed}'); ignored",
             file=sys.stderr,
         )
     if moved.rejected:
-        first, count = moved.rejected[0], len(moved.rejected)
+        first, total = moved.rejected[0], len(moved.rejected)
         raise RemoteError(
             f"remote '{name}' ({moved.remote}): object '{first}' does not match its hash"
-            + (f" ({count} objects in all)" if count > 1 else "")
+            + (f" ({total} objects in all)" if total > 1 else "")
             + "; rejected, never used: delete it from the remote and push it again"
         )
     missing = moved.missing
@@ -185,12 +188,12 @@ def summary(verb: str, name: str, moved: TransferResult) -> str:
     """One line: what moved, and what was already there."""
     if verb == "push":
         up = moved.uploaded
-        line = f"pushed {up.objects} objects ({human_bytes(up.bytes)}) to '{name}' ({moved.remote})"
+        line = f"pushed {count(up.objects, 'object')} ({human_bytes(up.bytes)}) to '{name}'"
+        line += f" ({moved.remote})"
         return line + f"; {moved.present} already there"
     down = moved.downloaded
-    return (
-        f"fetched {down.objects} objects ({human_bytes(down.bytes)}) from '{name}' ({moved.remote})"
-    )
+    moved_text = f"{count(down.objects, 'object')} ({human_bytes(down.bytes)})"
+    return f"fetched {moved_text} from '{name}' ({moved.remote})"
 
 
 @app.command()

@@ -30,8 +30,13 @@ def store_object(cache: Path, digest: str, data: bytes) -> None:
     os.chmod(path, 0o444)
 
 
-def cache_outs(project: Project, stages: tuple[str, ...] | None = None) -> list[str]:
-    """Store the outs of every locked stage (metrics excepted) in the project's cache."""
+def cache_outs(
+    project: Project,
+    stages: tuple[str, ...] | None = None,
+    metrics: tuple[str, ...] = ("metrics.json",),
+) -> list[str]:
+    """Store the outs of every locked stage in the project's cache, except the `metrics`
+    (not cached: they are committed to git)."""
     cache = project.root / ".fastpipe" / "cache"
     stored: list[str] = []
     for lock in sorted((project.root / ".fastpipe" / "stages").glob("*.lock")):
@@ -40,8 +45,8 @@ def cache_outs(project: Project, stages: tuple[str, ...] | None = None) -> list[
             continue
         for relpath, out in data["outs"].items():
             path = project.root / relpath
-            if relpath.endswith(".json"):
-                continue  # metrics are not cached (they are committed to git)
+            if relpath in metrics:
+                continue
             if path.is_dir():
                 rows = []
                 for file in sorted(p for p in path.rglob("*") if p.is_file()):
