@@ -175,7 +175,7 @@ def _remove(*paths: Path) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n", 1)[0])
     parser.add_argument("--files", type=int, default=10_000)
     parser.add_argument("--file-kib", type=int, default=1)
     parser.add_argument("--big-mib", type=int, default=1024)
