@@ -261,3 +261,19 @@ def test_push_warns_about_outs_missing_from_the_local_cache(shared: Project) -> 
         f"report.txt of stage 'report' ({report})",
     ]
     assert "pushed 4 objects" in result.out
+
+
+def test_names_on_the_remote_that_are_not_objects_are_ignored_with_a_warning(
+    shared: Project, tmp_path: Path
+) -> None:
+    shared.ok("push")
+    strange = tmp_path / "remote" / "runs" / "ab" / "not-an-object"
+    strange.parent.mkdir(parents=True)
+    strange.write_text("{}")
+    result = shared.run("fetch")
+    assert result.code == 0
+    assert (
+        "fastpipe: warning: remote 'origin' lists 1 entries that are not objects "
+        "(e.g. 'runs/ab/not-an-object'); ignored"
+    ) in result.err_lines
+    assert not (shared.root / ".fastpipe" / "cache" / "runs" / "ab").exists()
