@@ -159,9 +159,8 @@ def _report(
             print(f"checkout: {count(written, 'out')} restored, {unchanged} already in place")
     for listed in moved.ignored[:1]:
         print(
-            f"fastpipe: warning: remote '{name}' lists {len(moved.ignored)} entries that are "
-            "not objects "
-            f"(e.g. '{listed}'); ignored",
+            f"fastpipe: warning: remote '{name}' lists names that are not objects "
+            f"({len(moved.ignored)} in all, e.g. '{listed}'); ignored",
             file=sys.stderr,
         )
     if moved.rejected:

@@ -273,7 +273,7 @@ def test_names_on_the_remote_that_are_not_objects_are_ignored_with_a_warning(
     result = shared.run("fetch")
     assert result.code == 0
     assert (
-        "fastpipe: warning: remote 'origin' lists 1 entries that are not objects "
-        "(e.g. 'runs/ab/not-an-object'); ignored"
+        "fastpipe: warning: remote 'origin' lists names that are not objects "
+        "(1 in all, e.g. 'runs/ab/not-an-object'); ignored"
     ) in result.err_lines
     assert not (shared.root / ".fastpipe" / "cache" / "runs" / "ab").exists()
