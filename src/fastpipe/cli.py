@@ -475,6 +475,9 @@ from fastpipe import cli_data  # noqa: E402
 
 cli_data.register(app)
 
+# ---------------------------------------------------------------------------- remotes and hooks
+
+from fastpipe import cli_remote  # noqa: E402, F401  (push, fetch, pull, install-hooks register on app)
 
 # ---------------------------------------------------------------------------- entry point
 

@@ -12,12 +12,15 @@ import types
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastpipe import matrix
 from fastpipe.errors import FastpipeError, ProjectError, StageDefinitionError
 from fastpipe.layout import Layout
 from fastpipe.stage import StageSpec, spec_of
+
+if TYPE_CHECKING:
+    from fastpipe.remotes import RemotesConfig
 
 PIPELINE_FILE = "pipeline.py"
 _FASTPIPE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
@@ -31,6 +34,8 @@ _CONFIG_KEYS = {
     "dask_address": str,
     "cache_dir": str,
     "cache_link": str,
+    "remotes": dict,  # [tool.fastpipe.remotes.NAME] tables, parsed by remotes.parse_remotes
+    "default_remote": str,
 }
 _LINK_MODES = ("copy", "reflink", "hardlink", "symlink")  # links.LinkMode's values
 
@@ -47,6 +52,7 @@ class ProjectConfig:
     dask_address: str | None = None
     cache_dir: str | None = None  # the output cache (relative to the root, or absolute)
     cache_link: str | None = None  # how workspace files are made from cache objects
+    remotes: RemotesConfig | None = None  # None: no remote configured
 
 
 @dataclass(frozen=True)
@@ -154,6 +160,7 @@ def read_config(root: Path) -> ProjectConfig:
         dask_address=table.get("dask_address"),
         cache_dir=table.get("cache_dir"),
         cache_link=_link_mode(table.get("cache_link")),
+        remotes=_remotes(table),
     )
 
 
@@ -164,6 +171,15 @@ def _link_mode(value: str | None) -> str | None:
             f" not {value!r}"
         )
     return value
+
+
+def _remotes(table: dict[str, Any]) -> RemotesConfig | None:
+    """The remotes tables, validated; their module is imported only by projects that have them."""
+    if "remotes" not in table and "default_remote" not in table:
+        return None
+    from fastpipe.remotes import parse_remotes
+
+    return parse_remotes(table)
 
 
 def _strings(value: list[Any], key: str) -> tuple[str, ...]:

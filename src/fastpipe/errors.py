@@ -15,8 +15,10 @@
     ├── RunNotFoundError           a run id that the run history does not hold
     ├── UnsafeInputError           a lock or manifest path leaving the root, a malformed hash
     ├── CacheError                 the output cache cannot be written or lacks an object
-    └── DvcError                   dvc missing, dvc.yaml/dvc.lock unreadable, a pipeline DVC
-                                   cannot express
+    ├── DvcError                   dvc missing, dvc.yaml/dvc.lock unreadable, a pipeline DVC
+    │                              cannot express
+    └── RemoteError                no/unknown remote, a missing extra, unreachable, refused
+                                   credentials, an object whose bytes do not match its name
 
 A stage that fails is not an error of fastpipe's: `run` reports it in its result (exit 1).
 Warnings (code that cannot be fingerprinted, a corrupted lock) reach API callers as
@@ -118,3 +120,7 @@ class DvcError(FastpipeError):
 
 class FastpipeWarning(UserWarning):
     """A warning from fastpipe (e.g. code it cannot fingerprint), for API callers."""
+
+
+class RemoteError(FastpipeError):
+    """A remote cannot be used: not configured, its backend missing, unreachable, refused."""

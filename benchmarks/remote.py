@@ -1,0 +1,235 @@
+"""push and pull to a local directory remote: fastpipe vs `dvc push` / `dvc pull`, one run.
+
+Two data sets, each measured once per tool in the same run on the same disk:
+- many small files: one directory out of N files (default 10,000 x 1 KiB);
+- one large file (default 1 GiB), also copied with `cp` there and back as the baseline.
+
+fastpipe: a project whose stage produced the data, its outs stored in the cache (the cache's
+layout, as the output cache stores them), `fastpipe push` to a fresh directory remote, then
+`fastpipe pull` into a copy of the project with an empty cache and no data (what a fresh
+`git clone` has). DVC: `dvc add` of the same data, `dvc push` to a fresh directory remote,
+then `dvc pull` after deleting its cache and the data.
+
+    python benchmarks/remote.py [--files 10000] [--file-kib 1] [--big-mib 1024] [--json OUT]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+SMALL_PIPELINE = """
+from fastpipe import stage
+
+@stage(outs=["data"])
+def make() -> None:
+    raise SystemExit("the benchmark writes the data itself")
+"""
+BIG_PIPELINE = """
+from fastpipe import stage
+
+@stage(outs=["big.bin"])
+def make() -> None:
+    raise SystemExit("the benchmark writes the data itself")
+"""
+PYPROJECT = '[tool.fastpipe.remotes.bench]\nurl = "{remote}"\n'
+
+
+def timed(command: Sequence[str], cwd: Path) -> float:
+    """Run a command, fail loudly if it fails, return its wall time in seconds.
+
+    Dirty pages are flushed before (untimed) and after (timed) each command: otherwise one
+    tool's writes are flushed during the next tool's turn, which decided who looked faster.
+    """
+    os.sync()
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False)
+    os.sync()
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed in {cwd}:\n{done.stdout}\n{done.stderr}")
+    return elapsed
+
+
+def write_small_files(folder: Path, count: int, size: int) -> None:
+    folder.mkdir(parents=True)
+    seed = os.urandom(size)
+    for i in range(count):
+        (folder / f"part-{i:05d}.bin").write_bytes(i.to_bytes(8, "little") + seed[8:])
+
+
+def write_big_file(path: Path, mib: int) -> None:
+    block = os.urandom(1 << 20)
+    with path.open("wb") as f:
+        for i in range(mib):
+            f.write(i.to_bytes(8, "little") + block[8:])
+
+
+def _store(cache: Path, digest: str, source: Path | None, data: bytes | None = None) -> None:
+    target = cache / "files" / "xxh3" / digest[:2] / digest[2:]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if source is not None:
+        shutil.copyfile(source, target)
+    else:
+        target.write_bytes(data or b"")
+    os.chmod(target, 0o444)
+
+
+def lock_and_cache(root: Path, out: str) -> None:
+    """Write the stage's lock (as `fastpipe run` would) and store its out in the cache."""
+    from fastpipe.hashing import StatCache, hash_file, hash_path
+    from fastpipe.lockfile import LockEntry, write_lock
+
+    found = hash_path(root, out, StatCache.empty())
+    assert found is not None
+    cache = root / ".fastpipe" / "cache"
+    path = root / out
+    if path.is_dir():
+        rows = []
+        for file in sorted(path.rglob("*")):
+            digest = hash_file(file)
+            _store(cache, digest, file)
+            rows.append([file.relative_to(path).as_posix(), digest, file.stat().st_size, False])
+        _store(cache, found.hash, None, json.dumps({"schema": 1, "files": rows}).encode())
+    else:
+        _store(cache, found.hash, path)
+    entry = LockEntry("make", {}, {}, {}, {out: found})
+    write_lock(root / ".fastpipe" / "stages" / "make.lock", entry)
+
+
+def fastpipe_case(work: Path, pipeline: str, out: str, make: object) -> dict[str, float]:
+    """push then pull (into a fresh copy) with fastpipe; seconds for each."""
+    project, remote, clone = work / "fp-project", work / "fp-remote", work / "fp-clone"
+    project.mkdir()
+    (project / "pipeline.py").write_text(pipeline)
+    (project / "pyproject.toml").write_text(PYPROJECT.format(remote=remote))
+    make(project / out)  # type: ignore[operator]
+    lock_and_cache(project, out)
+    fastpipe = [sys.executable, "-m", "fastpipe"]
+    push = timed([*fastpipe, "push"], project)
+    clone.mkdir()
+    for name in ("pipeline.py", "pyproject.toml"):
+        shutil.copy(project / name, clone / name)
+    shutil.copytree(project / ".fastpipe" / "stages", clone / ".fastpipe" / "stages")
+    pull = timed([*fastpipe, "pull"], clone)
+    from fastpipe.hashing import StatCache, hash_path
+
+    pulled, pushed = (hash_path(p, out, StatCache.empty()) for p in (clone, project))
+    if pulled != pushed:
+        raise SystemExit(f"the pulled {out} differs from the pushed one")
+    _remove(project, remote, clone)
+    return {"push": push, "pull": pull}
+
+
+def dvc_case(work: Path, out: str, make: object) -> dict[str, float] | None:
+    dvc = shutil.which("dvc", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    if dvc is None:
+        return None
+    project, remote = work / "dvc-project", work / "dvc-remote"
+    project.mkdir()
+    make(project / out)  # type: ignore[operator]
+    timed([dvc, "init", "--no-scm", "-q"], project)
+    timed([dvc, "config", "core.analytics", "false"], project)
+    timed([dvc, "remote", "add", "-d", "bench", str(remote)], project)
+    timed([dvc, "add", "-q", out], project)
+    push = timed([dvc, "push", "-q"], project)
+    _rmtree(project / ".dvc" / "cache")
+    _rmtree(project / out)
+    pull = timed([dvc, "pull", "-q"], project)
+    _remove(project, remote)
+    return {"push": push, "pull": pull}
+
+
+def copy_case(work: Path, make: object) -> dict[str, float]:
+    source, there, back = work / "big.bin", work / "copy-remote.bin", work / "copy-back.bin"
+    make(source)  # type: ignore[operator]
+    push = timed(["cp", str(source), str(there)], work)
+    pull = timed(["cp", str(there), str(back)], work)
+    for path in (source, there, back):
+        path.unlink()
+    return {"push": push, "pull": pull}
+
+
+def _rmtree(path: Path) -> None:
+    if path.is_dir():
+        for folder, _, files in os.walk(path):
+            os.chmod(folder, 0o755)
+            for name in files:
+                os.chmod(os.path.join(folder, name), 0o644)
+        shutil.rmtree(path)
+    elif path.exists():
+        path.unlink()
+
+
+def _remove(*paths: Path) -> None:
+    for path in paths:
+        _rmtree(path)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n", 1)[0])
+    parser.add_argument("--files", type=int, default=10_000)
+    parser.add_argument("--file-kib", type=int, default=1)
+    parser.add_argument("--big-mib", type=int, default=1024)
+    parser.add_argument("--no-dvc", action="store_true", help="fastpipe and cp only")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args(argv)
+
+    def small(path: Path) -> None:
+        write_small_files(path, args.files, args.file_kib * 1024)
+
+    def big(path: Path) -> None:
+        write_big_file(path, args.big_mib)
+
+    results: dict[str, dict[str, dict[str, float] | None]] = {}
+    with tempfile.TemporaryDirectory(prefix="fastpipe-remote-bench-", dir=Path.cwd()) as tmp:
+        work = Path(tmp)
+        results["small"] = {
+            "fastpipe": fastpipe_case(work, SMALL_PIPELINE, "data", small),
+            "dvc": None if args.no_dvc else dvc_case(work, "data", small),
+        }
+        results["big"] = {
+            "fastpipe": fastpipe_case(work, BIG_PIPELINE, "big.bin", big),
+            "dvc": None if args.no_dvc else dvc_case(work, "big.bin", big),
+            "cp": copy_case(work, big),
+        }
+    print(table(results, args))
+    if args.json:
+        args.json.write_text(json.dumps({"args": vars(args) | {"json": None}, **results}, indent=2))
+    return 0
+
+
+def table(results: dict[str, dict[str, dict[str, float] | None]], args: argparse.Namespace) -> str:
+    """A markdown table: seconds per tool and direction, and fastpipe's ratio to each other."""
+    names = {
+        "small": f"{args.files:,} files x {args.file_kib} KiB",
+        "big": f"1 file of {args.big_mib:,} MiB",
+    }
+    lines = ["| data | direction | fastpipe | dvc | cp | dvc / fastpipe | fastpipe / cp |"]
+    lines.append("|---|---|---|---|---|---|---|")
+    for case, tools in results.items():
+        fp = tools["fastpipe"]
+        assert fp is not None
+        dvc, cp = tools.get("dvc"), tools.get("cp")
+        for direction in ("push", "pull"):
+            cells = [
+                f"{fp[direction]:.2f} s",
+                f"{dvc[direction]:.2f} s" if dvc else "-",
+                f"{cp[direction]:.2f} s" if cp else "-",
+                f"{dvc[direction] / fp[direction]:.1f}x" if dvc else "-",
+                f"{fp[direction] / cp[direction]:.2f}x" if cp else "-",
+            ]
+            lines.append(f"| {names[case]} | {direction} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
