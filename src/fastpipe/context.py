@@ -110,6 +110,7 @@ class LoadFacts:
             frozenset().union(*(r.dirs_listed for r in records)),
             tuple(a for r in records for a in r.ambient),
             frozenset().union(*(r.imports_tried for r in records)),
+            {path: where for r in reversed(records) for path, where in r.asked_at.items()},
         )
 
 
