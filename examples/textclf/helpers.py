@@ -152,9 +152,9 @@ def confusion_rows(y: Sequence[str], predicted: Sequence[str]) -> list[tuple[str
 def per_class_rows(y: Sequence[str], predicted: Sequence[str]) -> list[tuple[str, float, float]]:
     """(label, precision, recall) per label: plot data for a bar chart."""
     labels = sorted(set(y))
-    precision, recall, _, _ = precision_recall_fscore_support(
-        y, predicted, labels=labels, zero_division=0
-    )
+    quiet: dict[str, Any] = {"zero_division": 0}  # a label never predicted: 0, no warning
+    found: Any = precision_recall_fscore_support(y, predicted, labels=labels, **quiet)
+    precision, recall = found[0], found[1]
     return [
         (label, round(float(p), METRIC_DIGITS), round(float(r), METRIC_DIGITS))
         for label, p, r in zip(labels, precision, recall, strict=True)
