@@ -8,6 +8,7 @@ dumper, because `ast.dump` output changed in 3.13).
 from __future__ import annotations
 
 import ast
+import dataclasses
 import types
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -23,12 +24,19 @@ _MUTATORS = frozenset(
 
 @dataclass
 class _FileIndex:
-    """One parsed file and its definitions, indexed so that lookups do not walk the tree."""
+    """One parsed file's definitions, indexed so that lookups do not walk the tree.
 
-    tree: ast.Module
+    The module tree itself is not kept (for 10,000 stages it is hundreds of MiB): a def node
+    is handed out once and dropped from the index (the walker remembers what it made of it);
+    asking again for one already handed out re-parses the kept text once, for good.
+    """
+
+    text: str
     defs: dict[tuple[str, int], ast.FunctionDef | ast.AsyncFunctionDef]  # (name, first line)
     lambdas: dict[int, list[ast.Lambda]]  # by line
     classes: dict[str, list[ast.ClassDef]]  # by qualname, in source order
+    handed: set[tuple[str, int]] = dataclasses.field(default_factory=set[tuple[str, int]])
+    keep: bool = False  # re-parsed: defs stay in the index
 
 
 class SourceIndex:
@@ -40,17 +48,16 @@ class SourceIndex:
     def tree(self, filename: str) -> ast.Module | None:
         """The module AST of `filename`, or None when it cannot be read or parsed."""
         index = self._index(filename)
-        return index.tree if index is not None else None
+        return ast.parse(index.text, filename) if index is not None else None
 
     def _index(self, filename: str) -> _FileIndex | None:
         if filename not in self._files:
             try:
                 with open(filename, encoding="utf-8") as f:
-                    tree = ast.parse(f.read(), filename)
+                    text = f.read()
+                self._files[filename] = _build_index(text, ast.parse(text, filename))
             except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
                 self._files[filename] = None
-            else:
-                self._files[filename] = _build_index(tree)
         return self._files[filename]
 
     def code_node(self, code: types.CodeType) -> ast.AST | None:
@@ -60,7 +67,16 @@ class SourceIndex:
             return None
         if code.co_name == "<lambda>":
             return _find_lambda(index.lambdas.get(code.co_firstlineno, []), code)
-        return index.defs.get((code.co_name, code.co_firstlineno))
+        key = (code.co_name, code.co_firstlineno)
+        if index.keep:
+            return index.defs.get(key)
+        if key in index.handed:  # asked again (a closure, a stage also called as a function)
+            index = _build_index(index.text, ast.parse(index.text, code.co_filename))
+            index.keep = True
+            self._files[code.co_filename] = index
+            return index.defs.get(key)
+        index.handed.add(key)
+        return index.defs.pop(key, None)
 
     def class_node(
         self, filename: str, qualname: str, firstlineno: int | None
@@ -76,9 +92,9 @@ class SourceIndex:
         return found
 
 
-def _build_index(tree: ast.Module) -> _FileIndex:
+def _build_index(text: str, tree: ast.Module) -> _FileIndex:
     """One pass over the tree: defs by (name, first line), lambdas by line, classes by qualname."""
-    index = _FileIndex(tree, {}, {}, {})
+    index = _FileIndex(text, {}, {}, {})
     stack: list[tuple[ast.AST, str]] = [(tree, "")]
     while stack:
         node, prefix = stack.pop()
