@@ -72,6 +72,8 @@ def measure(picked: list[tools.Tool], reps: int, workdir: Path) -> dict[str, obj
     env = tools.environment()
     fastpipe_exe = tools.fastpipe(1).exe
     times: dict[str, dict[str, list[float]]] = {t.name: {s: [] for s in STEPS} for t in picked}
+    cpu: dict[str, dict[str, list[float]]] = {t.name: {s: [] for s in STEPS} for t in picked}
+    loads: list[float] = []
     floor: list[float] = []
     for rep in range(reps):
         seen: dict[str, dict[str, bytes]] = {}
@@ -85,6 +87,8 @@ def measure(picked: list[tools.Tool], reps: int, workdir: Path) -> dict[str, obj
                 log = workdir / "logs" / f"{tool.name}-{rep}-{step}.log"
                 timed = run(command, root, env, log)
                 times[tool.name][step].append(timed.seconds)
+                cpu[tool.name][step].append(timed.cpu_seconds)
+                loads.append(timed.load)
                 print(f"[rep {rep + 1}/{reps}] {tool.name:<8} {step:<12} {timed.seconds:7.3f} s "
                       f"(load {timed.load:.1f})", file=sys.stderr)  # fmt: skip
                 if step != "status":
@@ -97,31 +101,44 @@ def measure(picked: list[tools.Tool], reps: int, workdir: Path) -> dict[str, obj
             [sys.executable, "-c", _FLOOR], cwd=root, env=env, check=True, capture_output=True
         )
         floor.append(float(done.stdout.decode().split()[-1]))
-    return {"times": times, "floor": floor, "cpus": os.cpu_count(), "date": time.time()}
+    return {
+        "times": times,
+        "cpu": cpu,
+        "loads": loads,
+        "floor": floor,
+        "cpus": os.cpu_count(),
+        "date": time.time(),
+    }
 
 
 def render(found: dict[str, object]) -> str:
     times: dict[str, dict[str, list[float]]] = found["times"]  # pyright: ignore[reportAssignmentType]
+    cpu: dict[str, dict[str, list[float]]] = found["cpu"]  # pyright: ignore[reportAssignmentType]
     floor: list[float] = found["floor"]  # pyright: ignore[reportAssignmentType]
+    loads: list[float] = found["loads"]  # pyright: ignore[reportAssignmentType]
     lines = [
-        "| step | tool | median | min | max | DVC / fastpipe |",
-        "|---|---|---|---|---|---|",
+        "| step | tool | median | min | max | DVC / fastpipe | CPU s (median) | CPU ratio |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for step in STEPS:
         for tool, steps in times.items():
             samples = steps[step]
-            ratio = ""
+            ratio = cpu_ratio = ""
+            used = statistics.median(cpu[tool][step])
             if tool == tools.DVC and tools.FASTPIPE in times:
                 base = statistics.median(times[tools.FASTPIPE][step])
                 ratio = f"{statistics.median(samples) / base:.1f}x"
+                cpu_ratio = f"{used / statistics.median(cpu[tools.FASTPIPE][step]):.1f}x"
             lines.append(
                 f"| {step} | {tool} | {statistics.median(samples):.2f} s | {min(samples):.2f} s "
-                f"| {max(samples):.2f} s | {ratio} |"
+                f"| {max(samples):.2f} s | {ratio} | {used:.2f} | {cpu_ratio} |"
             )
     lines.append("")
     lines.append(
         f"Floor (import the pipeline and call the 4 stages back to back, one process): "
-        f"median {statistics.median(floor):.2f} s over {len(floor)} run(s)."
+        f"median {statistics.median(floor):.2f} s over {len(floor)} run(s). "
+        f"1-minute load average before the commands: {min(loads):.1f} to {max(loads):.1f} "
+        f"on {found['cpus']} CPUs."
     )
     return "\n".join(lines)
 
