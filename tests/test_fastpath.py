@@ -95,7 +95,7 @@ def proj(tmp_path: Path) -> Iterator[Proj]:
     for path in (tmp_path / "data").iterdir():
         backdate(path, 30)
     yield p
-    for name in ("pipeline", "helpers", "extra_helpers", "lazy"):
+    for name in ("pipeline", "helpers", "extra_helpers", "lazy", "plugins"):
         sys.modules.pop(name, None)
 
 
