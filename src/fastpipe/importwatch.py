@@ -190,7 +190,7 @@ class Recorder:
     def profile_hook(self) -> Callable[[types.FrameType, str, Any], None]:
         """The sys.setprofile hook: a closure, as it runs for every call during the import."""
         c_functions, environ_codes, ambient = _AMBIENT_C_FUNCTIONS, _ENVIRON_CODES, self._ambient
-        is_project_file, random_class = self._is_project_file, random.Random
+        random_class = random.Random
 
         def hook(frame: types.FrameType, event: str, arg: Any) -> None:
             if event == "c_call":
@@ -205,7 +205,6 @@ class Recorder:
                 if name is not None:
                     ambient(f"{name} read", frame.f_back)
 
-        del is_project_file
         return hook
 
     def _ambient(self, what: str, frame: types.FrameType | None) -> None:
