@@ -8,6 +8,8 @@ the `@stage` decorator for fastpipe).
 - `none`: the standard library only, a few ms of float arithmetic in lists.
 - `numpy`: imports numpy, a few ms of vectorised work on a 4096-float array.
 - `pandas`: imports numpy and pandas, the numpy work plus a pandas rolling mean.
+- `sklearn`: imports numpy, pandas and scikit-learn (which imports joblib and, where it is
+  installed as in any environment with DVC, psutil), the pandas work plus a StandardScaler.
 - `trivial`: the standard library only, next to no work (the scaling benchmark).
 """
 
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-WEIGHTS = ("none", "numpy", "pandas")
+WEIGHTS = ("none", "numpy", "pandas", "sklearn")
 ALL_WEIGHTS = (*WEIGHTS, "trivial")
 EDITED_OFFSET = "0.25"  # what a code edit sets `offset` to (it is 0.0 otherwise)
 
@@ -23,9 +25,20 @@ IMPORTS = {
     "none": ("import array", "import math", "from pathlib import Path"),
     "numpy": ("import numpy as np",),
     "pandas": ("import numpy as np", "import pandas as pd"),
+    "sklearn": (
+        "import numpy as np",
+        "import pandas as pd",
+        "from sklearn.preprocessing import StandardScaler",
+    ),
     "trivial": ("import hashlib", "from pathlib import Path"),
 }
-EXTENSIONS = {"none": ".bin", "numpy": ".npy", "pandas": ".npy", "trivial": ".txt"}
+EXTENSIONS = {
+    "none": ".bin",
+    "numpy": ".npy",
+    "pandas": ".npy",
+    "sklearn": ".npy",
+    "trivial": ".txt",
+}
 
 _NUMPY = """\
     acc = np.random.default_rng(seed).standard_normal(4096) * scale + offset
@@ -47,6 +60,12 @@ _WORK = {
     "pandas": _NUMPY
     + """\
     acc = pd.Series(acc).rolling(8, min_periods=1).mean().to_numpy()
+    np.save({out!r}, acc)
+""",
+    "sklearn": _NUMPY
+    + """\
+    acc = pd.Series(acc).rolling(8, min_periods=1).mean().to_numpy()
+    acc = StandardScaler().fit_transform(acc.reshape(-1, 1)).ravel()
     np.save({out!r}, acc)
 """,
     "trivial": """\

@@ -8,7 +8,9 @@ same answer a full load gives.
 
 from __future__ import annotations
 
+import importlib
 import os
+import subprocess
 import sys
 import textwrap
 import time
@@ -19,6 +21,7 @@ import pytest
 
 import fastpipe.api as api
 from fastpipe import lockcache, snapshot
+from fastpipe.events import FastPathOff
 from fastpipe.lockfile import LockRead
 from fastpipe.results import Outcome
 
@@ -65,6 +68,10 @@ class Proj:
         report = api.status(root=self.root, listener=lambda e: None)
         return {s.name: tuple(r.kind.value for r in s.reasons) for s in report.stages}
 
+    def saved(self) -> bool:
+        """Whether a snapshot (not a refusal) is saved."""
+        return snapshot.load(self.root / ".fastpipe" / "cache" / "snapshot.json") is not None
+
     def fast(self) -> bool:
         """Run status; True if it did not import the pipeline."""
         before = self.imports()
@@ -88,7 +95,7 @@ def proj(tmp_path: Path) -> Iterator[Proj]:
     for path in (tmp_path / "data").iterdir():
         backdate(path, 30)
     yield p
-    for name in ("pipeline", "helpers", "extra_helpers", "lazy"):
+    for name in ("pipeline", "helpers", "extra_helpers", "lazy", "plugins"):
         sys.modules.pop(name, None)
 
 
@@ -231,7 +238,7 @@ def test_ambient_reads_at_import_disable_the_fast_path(proj: Proj, extra: str) -
     proj.status()
     assert not proj.fast()
     assert not proj.fast()
-    assert not (proj.root / ".fastpipe" / "cache" / "snapshot.json").exists()
+    assert not proj.saved()
 
 
 def test_a_module_imported_only_by_fingerprinting_is_watched_too(proj: Proj) -> None:
@@ -249,7 +256,7 @@ def test_an_edit_right_before_the_load_is_not_trusted(proj: Proj) -> None:
     snapshot_file.unlink()
     proj.write("helpers.py", HELPERS, age=0)  # within the racy window
     proj.status()
-    assert not snapshot_file.exists()
+    assert not proj.saved()
     assert not proj.fast()
 
 
@@ -283,7 +290,7 @@ def test_a_corrupt_snapshot_is_ignored(proj: Proj) -> None:
 def test_overridden_params_never_save_a_snapshot(proj: Proj) -> None:
     settle(proj)
     api.run(root=proj.root, params={"first.factor": 3}, executor="inline", listener=lambda e: None)
-    assert not (proj.root / ".fastpipe" / "cache" / "snapshot.json").exists()
+    assert not proj.saved()
     assert proj.status()["first"] == ("params",)  # params.yaml says 2; the lock says 3
 
 
@@ -300,3 +307,259 @@ def test_a_new_package_named_like_a_failed_import_forces_a_full_load(proj: Proj)
     settle(proj)
     (proj.root / "plugins").mkdir()  # a namespace package now: `import plugins` succeeds
     assert not proj.fast()
+
+
+# ---- libraries: what a library's import asks for does not count; project code's still does
+
+
+@pytest.fixture
+def lib(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Lib]:
+    found = Lib(tmp_path_factory.mktemp("site"))  # outside every project: library code
+    monkeypatch.syspath_prepend(str(found.root))
+    yield found
+    for name in found.names:
+        sys.modules.pop(name, None)
+
+
+class Lib:
+    """Library modules on sys.path, outside the project (a stand-in for site-packages)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.names: list[str] = []
+
+    def write(self, name: str, text: str) -> None:
+        (self.root / f"{name}.py").write_text(textwrap.dedent(text))
+        self.names.append(name)
+        importlib.invalidate_caches()
+
+
+def with_extra(extra: str) -> str:
+    return PIPELINE.format(extra=textwrap.dedent(extra))
+
+
+def test_a_file_a_library_reads_at_import_does_not_count(proj: Proj, lib: Lib) -> None:
+    """psutil reads /proc/stat when imported: content that changes all the time."""
+    volatile = lib.root / "stat"
+    volatile.write_text("cpu 1")
+    lib.write("fakepsutil", f"TICKS = open({str(volatile)!r}).read()\n")
+    proj.write("pipeline.py", with_extra("import fakepsutil"))
+    settle(proj)
+    volatile.write_text("cpu 2")
+    assert proj.fast()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "import os\nHOME = os.environ.get('HOME')\nX = os.getenv('PATH')",
+        "import time\nSTARTED = time.time()",
+        "import datetime\nTODAY = datetime.date.today()",
+        "import random\nR = random.random()",
+        "import os\nHERE = os.getcwd()",
+        "import os\nNAMES = os.listdir(os.path.dirname(__file__))",
+        "from pathlib import Path\nDATA = (Path(__file__).parent / 'fakedata.txt').read_text()",
+    ],
+    ids=["environ", "clock", "date", "random", "cwd", "listing", "package-data"],
+)
+def test_what_a_library_asks_for_at_import_does_not_count(proj: Proj, lib: Lib, body: str) -> None:
+    (lib.root / "fakedata.txt").write_text("data")
+    lib.write("fakelib", body + "\ndef double(x):\n    return 2 * x\n")
+    proj.write("pipeline.py", with_extra("import fakelib"))
+    settle(proj)
+    (lib.root / "fakedata.txt").write_text("other data")
+    assert proj.fast()
+
+
+def test_a_library_importing_another_inside_a_project_call_does_not_count(
+    proj: Proj, lib: Lib
+) -> None:
+    """Project code calls a library function that imports a library lazily, which reads
+    the environment as it is imported: that is the lazy library's import, not the project's."""
+    lib.write("fakelazy", "import os\nMODE = os.environ.get('HOME')\n")
+    lib.write("fakeapi", "def setup():\n    import fakelazy\n    return fakelazy.MODE\n")
+    proj.write("pipeline.py", with_extra("import fakeapi\nMODE = fakeapi.setup()"))
+    settle(proj)
+
+
+def test_a_file_read_through_a_library_call_at_import_is_tracked(proj: Proj, lib: Lib) -> None:
+    lib.write("fakeio", "def load(path):\n    with open(path) as f:\n        return f.read()\n")
+    proj.write("config.txt", "2")
+    extra = "import fakeio\nFACTOR = int(fakeio.load('config.txt'))"
+    proj.write("pipeline.py", with_extra(extra).replace("factor: int = 2", "factor: int = FACTOR"))
+    settle(proj)
+    proj.write("config.txt", "5")
+    assert not proj.fast()
+    assert proj.status()["first"] == ("params",)
+
+
+def test_json_load_of_a_file_at_import_is_tracked(proj: Proj) -> None:
+    proj.write("config.json", '{"factor": 2}')
+    extra = "import json\nFACTOR = json.load(open('config.json'))['factor']"
+    proj.write("pipeline.py", with_extra(extra).replace("factor: int = 2", "factor: int = FACTOR"))
+    settle(proj)
+    proj.write("config.json", '{"factor": 4}')
+    assert not proj.fast()
+    assert proj.status()["first"] == ("params",)
+
+
+def test_pandas_read_csv_at_import_is_tracked(proj: Proj) -> None:
+    pytest.importorskip("pandas", reason="pandas is in the dev extra")
+    proj.write("factors.csv", "factor\n2\n")
+    extra = "import pandas\nFACTOR = int(pandas.read_csv('factors.csv')['factor'][0])"
+    proj.write("pipeline.py", with_extra(extra).replace("factor: int = 2", "factor: int = FACTOR"))
+    settle(proj)
+    proj.write("factors.csv", "factor\n3\n")
+    assert not proj.fast()
+    assert proj.status()["first"] == ("params",)
+
+
+def test_a_file_in_the_project_read_by_a_library_import_is_tracked(proj: Proj, lib: Lib) -> None:
+    """A library that reads a project file when imported (a config in the working
+    directory) makes the import depend on it: under the root, every read counts."""
+    proj.write("lib.cfg", "a")
+    lib.write("fakecfg", "import os\nCFG = open(os.path.join(os.getcwd(), 'lib.cfg')).read()\n")
+    proj.write("pipeline.py", with_extra("import fakecfg"))
+    settle(proj)
+    proj.write("lib.cfg", "b")
+    assert not proj.fast()
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        "import fakeenv\nMODE = fakeenv.mode()",
+        "import fakeenv\nSTARTED = fakeenv.started()",
+    ],
+    ids=["environ", "clock"],
+)
+def test_ambient_reads_through_a_library_call_at_import_count(
+    proj: Proj, lib: Lib, extra: str
+) -> None:
+    lib.write(
+        "fakeenv",
+        """
+        import os, time
+        def mode():
+            return os.environ.get("HOME")
+        def started():
+            return time.time()
+        """,
+    )
+    proj.write("pipeline.py", with_extra(extra))
+    proj.status()
+    assert not proj.saved()
+    assert not proj.fast()
+
+
+@pytest.mark.parametrize(
+    "how",
+    ["import projplugin", "import importlib\nimportlib.import_module('projplugin')"],
+    ids=["import", "import_module"],
+)
+def test_a_project_module_a_library_imports_is_watched(proj: Proj, lib: Lib, how: str) -> None:
+    """The watch switches its profile hook off for a library's import: it must come back on
+    for the project module that import brings in."""
+    proj.write("projplugin.py", "import os\nMODE = os.environ.get('HOME')\n")
+    lib.names.append("projplugin")
+    lib.write("fakeloader", how + "\n")
+    proj.write("pipeline.py", with_extra("import fakeloader"))
+    proj.status()
+    assert not proj.saved()
+
+
+def test_project_code_a_library_runs_by_path_at_import_is_not_trusted(proj: Proj, lib: Lib) -> None:
+    """runpy bypasses the import system the watch follows: the run is not trusted."""
+    proj.write("projscript.py", "import os\nMODE = os.environ.get('HOME')\n")
+    lib.write(
+        "fakerunner",
+        "import os, runpy\nrunpy.run_path(os.path.join(os.getcwd(), 'projscript.py'))\n",
+    )
+    proj.write("pipeline.py", with_extra("import fakerunner"))
+    proj.status()
+    assert not proj.saved()
+
+
+def test_importing_scikit_learn_keeps_the_fast_path(tmp_path: Path) -> None:
+    """The issue's reproduction, in fresh processes as the CLI runs: scikit-learn imports
+    joblib and psutil, which reads /proc/stat when imported."""
+    pytest.importorskip("sklearn", reason="scikit-learn is in the dev extra")
+    p = Proj(tmp_path)
+    p.write("pipeline.py", PIPELINE.format(extra="import sklearn"))
+    p.write("helpers.py", HELPERS)
+    p.write("data/in.txt", "ab")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "fastpipe", *args]
+        return subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True)
+
+    assert cli("run", "--executor", "inline").returncode == 0
+    before = p.imports()
+    done = cli("-v", "status")
+    assert done.returncode == 0, done.stderr
+    assert p.imports() == before, done.stderr
+    assert "fast path off" not in done.stderr
+
+
+# ---- why the fast path is off (`fastpipe -v`)
+
+
+def causes(p: Proj) -> list[str]:
+    """The FastPathOff causes a status reports (a full load follows them)."""
+    found: list[str] = []
+
+    def listener(event: object) -> None:
+        if isinstance(event, FastPathOff):
+            found.extend(event.causes)
+
+    api.status(root=p.root, listener=listener)
+    return found
+
+
+def line_of(text: str, needle: str) -> int:
+    return next(i for i, line in enumerate(text.splitlines(), 1) if needle in line)
+
+
+def test_the_fast_path_says_why_it_is_off(proj: Proj) -> None:
+    (proj.root / ".fastpipe" / "cache" / "snapshot.json").unlink()
+    assert causes(proj) == ["no snapshot yet"]
+    assert causes(proj) == []  # trusted: nothing said
+    proj.write("helpers.py", HELPERS.replace("text * factor", "factor * text"))
+    assert causes(proj) == ["helpers.py changed"]
+
+
+def test_a_changed_file_read_at_import_is_named_with_the_line_that_read_it(proj: Proj) -> None:
+    proj.write("config.txt", "2")
+    text = PIPELINE.format(extra="FACTOR = int(open('config.txt').read())")
+    proj.write("pipeline.py", text)
+    settle(proj)
+    proj.write("config.txt", "5")
+    line = line_of(text, "open('config.txt')")
+    assert causes(proj) == [f"pipeline.py:{line} read config.txt, which changed"]
+
+
+def test_an_ambient_read_is_named_with_the_line_that_asked(proj: Proj, lib: Lib) -> None:
+    lib.write("fakeenv2", "import os\ndef mode():\n    return os.environ.get('HOME')\n")
+    proj.write("helpers.py", HELPERS + "\nimport fakeenv2\nMODE = fakeenv2.mode()\n")
+    proj.status()
+    line = line_of(HELPERS + "\nimport fakeenv2\nMODE = fakeenv2.mode()\n", "MODE =")
+    assert causes(proj) == [f"last load: os.environ read at helpers.py:{line}"]
+
+
+def test_verbose_cli_prints_one_line_per_cause(proj: Proj) -> None:
+    settle(proj)
+    proj.write("helpers.py", HELPERS.replace("text * factor", "factor * text"))
+    proj.write("params.yaml", "first:\n  factor: 3\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    command = [sys.executable, "-m", "fastpipe", "status"]
+    quiet = subprocess.run(command, cwd=proj.root, env=env, capture_output=True, text=True)
+    assert quiet.returncode == 0, quiet.stderr
+    assert "fast path off" not in quiet.stderr
+    proj.write("helpers.py", HELPERS)  # changed again: the snapshot the quiet run saved is stale
+    command.insert(3, "-v")
+    loud = subprocess.run(command, cwd=proj.root, env=env, capture_output=True, text=True)
+    assert loud.returncode == 0, loud.stderr
+    assert [line for line in loud.stderr.splitlines() if "fast path off" in line] == [
+        "fast path off: helpers.py changed"
+    ]

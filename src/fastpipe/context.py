@@ -144,6 +144,7 @@ class LoadFacts:
             frozenset().union(*(r.dirs_listed for r in records)),
             tuple(a for r in records for a in r.ambient),
             frozenset().union(*(r.imports_tried for r in records)),
+            {path: where for r in reversed(records) for path, where in r.asked_at.items()},
         )
 
 
@@ -173,8 +174,10 @@ def open_context(start: Path, *, overrides: Sequence[Override] = (), listener: L
     started = time.time_ns()
     with importwatch.watch(is_project_file) as recorder:
         pipeline = discovery.load_pipeline(project)
-        specs = pipeline.specs
-        resolved = resolve_params(specs, load_params_file(project.root), overrides)
+    # Outside the watch: params.yaml is a snapshot source anyway, and its parse (10,000 stages:
+    # 30,000 lines of YAML) would run under the watch's profile hook.
+    specs = pipeline.specs
+    resolved = resolve_params(specs, load_params_file(project.root), overrides)
     dag = graph.build_graph(specs.values())
     modules = frozenset(
         name

@@ -92,8 +92,16 @@ class StagesBlocked:
     why: str
 
 
+@dataclass(frozen=True)
+class FastPathOff:
+    """The no-op fast path could not be used: one cause per line (shown with --verbose)."""
+
+    causes: tuple[str, ...]  # e.g. "helpers.py changed", "os.environ read at helpers.py:12"
+
+
 Event = (
     WarningIssued
+    | FastPathOff
     | Waiting
     | RunStarted
     | StageStarted

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from fastpipe import snapshot
 from fastpipe.discovery import Project
-from fastpipe.events import Listener, WarningIssued
+from fastpipe.events import FastPathOff, Listener, WarningIssued
 from fastpipe.hashing import StatCache, hash_path
 from fastpipe.lockcache import LockCache
 from fastpipe.lockfile import LockRead
@@ -107,9 +107,12 @@ def open_view(project: Project, listener: Listener) -> View | None:
     """A view from the project's snapshot, or None when it cannot be trusted."""
     snap = snapshot.load(project.layout.snapshot)
     if snap is None:
+        listener(FastPathOff(snapshot.why_none(project.layout.snapshot)))
         return None
     cache = StatCache.load(project.layout.stat_cache)
-    if not snapshot.still_valid(snap, project.root, cache):
+    causes = snapshot.causes(snap, project.root, cache)
+    if causes:
+        listener(FastPathOff(tuple(causes)))
         return None
     return View(project, snap, cache, listener)
 
@@ -119,20 +122,24 @@ def remember(ctx: Context) -> None:
     layout = ctx.pipeline.project.layout
     facts = ctx.load
     if facts is None:
-        snapshot.forget(layout.snapshot)
+        snapshot.refuse(layout.snapshot, ["params were overridden (--set)"])
         return
     manifests = {name: ctx.manifest(name, quiet=True) for name in ctx.pipeline.stages}
     record = facts.combined()  # after fingerprinting: it may have imported more modules
     if record.ambient:
-        snapshot.forget(layout.snapshot)
+        snapshot.refuse(layout.snapshot, record.ambient)
         return
     project = ctx.fingerprinter.project
     modules = [m for m in list(sys.modules.values()) if project.module_relpath(m) is not None]
     files = [getattr(m, "__file__", None) or "" for m in modules]
     files += [str(ctx.root / f) for m in manifests.values() for f in m.files]
     sources = snapshot.sources_of(ctx.root, record, files, ctx.cache)
-    if sources is None or _edited_during_load(ctx, sources, facts.started_ns):
-        snapshot.forget(layout.snapshot)
+    if sources is None:
+        snapshot.refuse(layout.snapshot, ["a file the load read could not be hashed"])
+        return
+    edited = _edited_during_load(ctx, sources, facts.started_ns)
+    if edited is not None:
+        snapshot.refuse(layout.snapshot, [f"{edited} was edited just before or during the load"])
         return
     from fastpipe import graph
 
@@ -155,17 +162,18 @@ def remember(ctx: Context) -> None:
             for name, stage in ctx.pipeline.stages.items()
         },
         missing=missing,
+        asked_at=snapshot.asked_at(ctx.root, record),
     )
     snapshot.save(layout.snapshot, snap)
 
 
-def _edited_during_load(ctx: Context, sources: Iterable[str], started_ns: int) -> bool:
-    """Whether a source changed so close to the load that what ran may not be what we hash."""
+def _edited_during_load(ctx: Context, sources: Iterable[str], started_ns: int) -> str | None:
+    """A source changed so close to the load that what ran may not be what we hash."""
     for key in sources:
         path = key if os.path.isabs(key) else str(ctx.root / key)
         try:
             if os.stat(path).st_mtime_ns > started_ns - RACY_WINDOW_NS:
-                return True
+                return key
         except FileNotFoundError:
             continue
-    return False
+    return None

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastpipe.events import (
     Event,
+    FastPathOff,
     RunStarted,
     StageFinished,
     StageOutput,
@@ -204,4 +205,8 @@ def event_line(event: Event, *, verbose: bool = False) -> str | None:
             return f"{len(stages)} stages selected; executor {executor}, {jobs} at a time"
         case StagesBlocked(names=names, why=why):
             return f"not run ({why}): {', '.join(names)}"
+        case FastPathOff(causes=causes):
+            if not verbose:
+                return None
+            return "\n".join(f"fast path off: {cause}" for cause in causes)
     return None

@@ -8,6 +8,9 @@ what an import finds. A later command trusts the snapshot only if every one of t
 unchanged, fastpipe and the interpreter are the same, and the load asked for nothing ambient
 (environment, clock, randomness, processes, network — see importwatch). Otherwise it loads
 the pipeline as usual. Deps, outputs and locks are always read from disk.
+
+When a load cannot be trusted, the snapshot file says why instead (`refuse`), and `causes`
+names what changed since a snapshot was taken: `fastpipe -v` prints both.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import json
 import os
 import sys
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,8 +31,9 @@ from fastpipe.hashing import StatCache, hash_file, hash_path
 if TYPE_CHECKING:  # importwatch (datetime, random, ...) is not needed to check a snapshot
     from fastpipe.importwatch import ImportRecord
 
-VERSION = 1
-_IMPORTABLE_SUFFIXES = (".py", ".pth", ".so", ".pyd")
+VERSION = 2
+# what an import (or importlib.metadata, which libraries ask at import) can find in a directory
+_IMPORTABLE_SUFFIXES = (".py", ".pth", ".so", ".pyd", ".dist-info", ".egg-info", ".egg-link")
 _MISSING = "missing"
 
 
@@ -53,6 +57,7 @@ class Snapshot:
     order: tuple[str, ...]  # topological
     stages: Mapping[str, StageEntry]
     missing: tuple[str, ...] = ()  # modules the load tried to import and did not find
+    asked_at: Mapping[str, str] = field(default_factory=dict[str, str])  # key -> "pipeline.py:3"
 
 
 def environment_key(root: Path) -> str:
@@ -107,20 +112,66 @@ def listings_of(
     return found
 
 
+def asked_at(root: Path, record: ImportRecord) -> dict[str, str]:
+    """Snapshot key -> where project code read or listed it ("pipeline.py:3")."""
+    found: dict[str, str] = {}
+    for path, where in record.asked_at.items():
+        key = _key(root, path, directory=os.path.isdir(path))
+        if key is not None:
+            found[key] = where
+    return found
+
+
 def still_valid(snapshot: Snapshot, root: Path, cache: StatCache) -> bool:
     """Whether nothing the snapshot's load depended on has changed."""
+    return not causes(snapshot, root, cache)
+
+
+def causes(snapshot: Snapshot, root: Path, cache: StatCache) -> list[str]:
+    """What changed since the snapshot's load, one line each (empty: it can be trusted)."""
     if snapshot.environment != environment_key(root):
-        return False
+        return ["fastpipe, the interpreter or its import path changed"]
+    found: list[str] = []
     for key, digest in snapshot.sources.items():
         if _digest(root, key, cache) != digest:
-            return False
+            where = snapshot.asked_at.get(key)
+            found.append(f"{where} read {key}, which changed" if where else f"{key} changed")
     absent = frozenset(snapshot.missing)
     for key, digest in snapshot.listings.items():
         everything = key.startswith("*")
         directory = key[1:] if everything else key
         if _listing(root, directory, importable_only=not everything, missing=absent) != digest:
-            return False
-    return True
+            where = snapshot.asked_at.get(directory) if everything else None
+            if where:
+                found.append(f"{where} listed {directory}/, which changed")
+            else:
+                found.append(f"modules or packages an import can find in {directory}/ changed")
+    return found
+
+
+def refuse(path: Path, why: Iterable[str]) -> None:
+    """Leave, instead of a snapshot, why the last load could not be trusted."""
+    data = {"version": VERSION, "refused": list(why)}
+    try:
+        atomic_write(path, json.dumps(data).encode())
+    except OSError:
+        path.unlink(missing_ok=True)
+
+
+def why_none(path: Path) -> tuple[str, ...]:
+    """Why `load` found no snapshot to trust, one line each."""
+    try:
+        data = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        return ("no snapshot yet",)
+    except (OSError, ValueError):
+        return ("the snapshot is unreadable",)
+    if not isinstance(data, dict) or data.get("version") != VERSION:  # pyright: ignore[reportUnknownMemberType]
+        return ("the snapshot is from another fastpipe version",)
+    refused = data.get("refused")  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+    if isinstance(refused, list) and refused:
+        return tuple(f"last load: {r}" for r in refused)  # pyright: ignore[reportUnknownVariableType]
+    return ("the snapshot is unreadable",)
 
 
 def save(path: Path, snapshot: Snapshot) -> None:
@@ -131,6 +182,7 @@ def save(path: Path, snapshot: Snapshot) -> None:
         "listings": dict(snapshot.listings),
         "order": list(snapshot.order),
         "missing": list(snapshot.missing),
+        "asked_at": dict(snapshot.asked_at),
         "stages": {
             name: {
                 "deps": list(s.deps),
@@ -173,14 +225,10 @@ def load(path: Path) -> Snapshot | None:
             tuple(data["order"]),
             stages,
             tuple(data["missing"]),
+            data["asked_at"],
         )
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
-
-
-def forget(path: Path) -> None:
-    """Drop the snapshot (e.g. when the last load could not be trusted)."""
-    path.unlink(missing_ok=True)
 
 
 def _key(root: Path, path: str, *, directory: bool = False) -> str | None:

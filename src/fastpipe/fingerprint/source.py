@@ -8,6 +8,9 @@ dumper, because `ast.dump` output changed in 3.13).
 from __future__ import annotations
 
 import ast
+import bisect
+import dataclasses
+import os
 import types
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -23,12 +26,71 @@ _MUTATORS = frozenset(
 
 @dataclass
 class _FileIndex:
-    """One parsed file and its definitions, indexed so that lookups do not walk the tree."""
+    """One parsed file's definitions, indexed so that lookups do not walk the tree.
 
-    tree: ast.Module
+    The module tree itself is not kept (for 10,000 stages it is hundreds of MiB): a def node
+    is handed out once and dropped from the index (the walker remembers what it made of it);
+    asking again for one already handed out re-parses the kept text once, for good.
+    """
+
+    text: str
     defs: dict[tuple[str, int], ast.FunctionDef | ast.AsyncFunctionDef]  # (name, first line)
     lambdas: dict[int, list[ast.Lambda]]  # by line
     classes: dict[str, list[ast.ClassDef]]  # by qualname, in source order
+    handed: set[tuple[str, int]] = dataclasses.field(default_factory=set[tuple[str, int]])
+    keep: bool = False  # re-parsed: defs stay in the index
+
+
+CHUNKED_BYTES = 1 << 20  # files larger than this are parsed one top-level block at a time
+_NOT_STARTS = frozenset(" \t\r\n\f#)]}")
+_CONTINUATIONS = ("else:", "else ", "elif ", "except", "finally")
+
+
+class _Chunks:
+    """A large file parsed one top-level block at a time, on demand (10,000 stages in one
+    4 MB pipeline.py: a whole parse peaks at ~600 MiB). A block starts at a line in column 0
+    (a decorated def with its decorators); a wrong split — inside a string or brackets —
+    cannot parse, and any miss falls back to the whole file."""
+
+    def __init__(self, text: str, filename: str) -> None:
+        self._lines = text.splitlines(keepends=True)
+        self._starts = _block_starts(self._lines)
+        self._filename = filename
+        self._last: tuple[int, _FileIndex | None] | None = None
+
+    def index_at(self, line: int) -> _FileIndex | None:
+        """The index of the block holding 1-based `line` (None if it does not parse)."""
+        i = bisect.bisect_right(self._starts, line - 1) - 1
+        if i < 0:
+            return None
+        if self._last is None or self._last[0] != i:
+            start = self._starts[i]
+            end = self._starts[i + 1] if i + 1 < len(self._starts) else len(self._lines)
+            try:
+                tree = ast.parse("".join(self._lines[start:end]), self._filename)
+            except (SyntaxError, ValueError):
+                self._last = (i, None)
+            else:
+                ast.increment_lineno(tree, start)
+                self._last = (i, _build_index("", tree))
+        return self._last[1]
+
+
+def _block_starts(lines: list[str]) -> list[int]:
+    starts: list[int] = []
+    decorated = False
+    for i, line in enumerate(lines):
+        if not line or line[0] in _NOT_STARTS or line.startswith(_CONTINUATIONS):
+            continue
+        if decorated and not line.startswith("@"):
+            decorated = False  # the def or class its decorators belong to
+            continue
+        if line.startswith("@"):
+            if decorated:
+                continue
+            decorated = True
+        starts.append(i)
+    return starts
 
 
 class SourceIndex:
@@ -36,36 +98,71 @@ class SourceIndex:
 
     def __init__(self) -> None:
         self._files: dict[str, _FileIndex | None] = {}
+        self._chunks: dict[str, _Chunks | None] = {}
+
+    def _chunked(self, filename: str) -> _Chunks | None:
+        if filename not in self._chunks:
+            self._chunks[filename] = None
+            try:
+                if os.path.getsize(filename) > CHUNKED_BYTES:
+                    with open(filename, encoding="utf-8") as f:
+                        self._chunks[filename] = _Chunks(f.read(), filename)
+            except (OSError, ValueError, UnicodeDecodeError):
+                pass
+        return self._chunks[filename]
 
     def tree(self, filename: str) -> ast.Module | None:
         """The module AST of `filename`, or None when it cannot be read or parsed."""
         index = self._index(filename)
-        return index.tree if index is not None else None
+        return ast.parse(index.text, filename) if index is not None else None
 
     def _index(self, filename: str) -> _FileIndex | None:
         if filename not in self._files:
             try:
                 with open(filename, encoding="utf-8") as f:
-                    tree = ast.parse(f.read(), filename)
+                    text = f.read()
+                self._files[filename] = _build_index(text, ast.parse(text, filename))
             except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
                 self._files[filename] = None
-            else:
-                self._files[filename] = _build_index(tree)
         return self._files[filename]
 
     def code_node(self, code: types.CodeType) -> ast.AST | None:
         """The def or lambda node that compiled to `code`."""
+        chunks = self._chunked(code.co_filename)
+        block = chunks.index_at(code.co_firstlineno) if chunks is not None else None
+        if block is not None:
+            if code.co_name == "<lambda>":
+                found = _find_lambda(block.lambdas.get(code.co_firstlineno, []), code)
+            else:
+                found = block.defs.get((code.co_name, code.co_firstlineno))
+            if found is not None:
+                return found
         index = self._index(code.co_filename)
         if index is None:
             return None
         if code.co_name == "<lambda>":
             return _find_lambda(index.lambdas.get(code.co_firstlineno, []), code)
-        return index.defs.get((code.co_name, code.co_firstlineno))
+        key = (code.co_name, code.co_firstlineno)
+        if index.keep:
+            return index.defs.get(key)
+        if key in index.handed:  # asked again (a closure, a stage also called as a function)
+            index = _build_index(index.text, ast.parse(index.text, code.co_filename))
+            index.keep = True
+            self._files[code.co_filename] = index
+            return index.defs.get(key)
+        index.handed.add(key)
+        return index.defs.pop(key, None)
 
     def class_node(
         self, filename: str, qualname: str, firstlineno: int | None
     ) -> ast.ClassDef | None:
         """The class statement defining `qualname` (the last one, as Python keeps the last)."""
+        chunks = self._chunked(filename) if firstlineno is not None else None
+        block = chunks.index_at(firstlineno) if chunks is not None and firstlineno else None
+        if block is not None:
+            for node in block.classes.get(qualname, []):
+                if _first_line(node) == firstlineno:
+                    return node
         index = self._index(filename)
         if index is None:
             return None
@@ -76,9 +173,9 @@ class SourceIndex:
         return found
 
 
-def _build_index(tree: ast.Module) -> _FileIndex:
+def _build_index(text: str, tree: ast.Module) -> _FileIndex:
     """One pass over the tree: defs by (name, first line), lambdas by line, classes by qualname."""
-    index = _FileIndex(tree, {}, {}, {})
+    index = _FileIndex(text, {}, {}, {})
     stack: list[tuple[ast.AST, str]] = [(tree, "")]
     while stack:
         node, prefix = stack.pop()
