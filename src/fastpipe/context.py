@@ -18,6 +18,7 @@ from typing import Any
 import networkx as nx
 
 from fastpipe import discovery, graph, importwatch, params
+from fastpipe import packages as installed
 from fastpipe.events import Listener, WarningIssued
 from fastpipe.fingerprint import Fingerprinter, Manifest
 from fastpipe.hashing import FileHash, StatCache, hash_path
@@ -40,6 +41,9 @@ class Context:
     _manifests: dict[str, Manifest] = field(default_factory=dict[str, Manifest])
     _locks: dict[str, LockRead] = field(default_factory=dict[str, LockRead])
     _warned: set[str] = field(default_factory=set[str])  # stages whose code warnings were shown
+    _installed: list[installed.Distributions] = field(
+        default_factory=list[installed.Distributions]
+    )  # scanned (or read from the cache) on first use, once per command
 
     @property
     def root(self) -> Path:
@@ -59,6 +63,17 @@ class Context:
             for warning in manifest.warnings:
                 self.listener(WarningIssued(f"stage '{name}': {warning}"))
         return manifest
+
+    def packages(self, name: str) -> Mapping[str, str] | None:
+        """`{distribution: version}` of the installed packages the stage's code reaches; None
+        when package tracking is off (`[tool.fastpipe] track_packages`, `@stage(...)`)."""
+        if not (self.pipeline.project.config.track_packages and self.spec(name).track_packages):
+            return None
+        if not self._installed:
+            state = installed.environment_state(exclude=[str(self.root)])
+            path = self.pipeline.project.layout.cache / "packages.json"
+            self._installed.append(installed.load(path, state))
+        return self._installed[0].reached(self.manifest(name).libraries)
 
     def lock(self, name: str) -> LockRead:
         """The stage's lock as last read (a malformed one is reported once)."""
@@ -83,6 +98,7 @@ class Context:
             params=self.params[name],
             deps={p: self.hash(p) for p in spec.deps},
             outs={p: self.hash(p) for p in spec.outputs},
+            packages=self.packages(name),
         )
 
     def statuses(self, selection: Sequence[str]) -> list[StageStatus]:

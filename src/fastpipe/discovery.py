@@ -28,6 +28,7 @@ _CONFIG_KEYS = {
     "jobs": int,
     "resources": dict,
     "dask_address": str,
+    "track_packages": bool,
 }
 
 
@@ -41,6 +42,7 @@ class ProjectConfig:
     jobs: int | None = None
     resources: tuple[tuple[str, float], ...] = ()
     dask_address: str | None = None
+    track_packages: bool = True  # record the versions of the packages each stage reaches
 
 
 @dataclass(frozen=True)
@@ -135,7 +137,7 @@ def read_config(root: Path) -> ProjectConfig:
         if expected is None:
             known = ", ".join(sorted(_CONFIG_KEYS))
             raise ProjectError(f"pyproject.toml: unknown [tool.fastpipe] key '{key}' ({known})")
-        if not isinstance(value, expected) or isinstance(value, bool):
+        if not isinstance(value, expected) or (isinstance(value, bool) and expected is not bool):
             raise ProjectError(
                 f"pyproject.toml: [tool.fastpipe] {key} must be {expected.__name__}, not {value!r}"
             )
@@ -146,6 +148,7 @@ def read_config(root: Path) -> ProjectConfig:
         jobs=_positive(table.get("jobs")),
         resources=_resources(table.get("resources", {})),
         dask_address=table.get("dask_address"),
+        track_packages=table.get("track_packages", True),
     )
 
 

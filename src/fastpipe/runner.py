@@ -146,6 +146,7 @@ class _Run:
             params=dict(ctx.params[name]),
             deps={p: h for p, h in deps.items() if h is not None},
             outs=dict(result.outputs),
+            packages=ctx.packages(name),
         )
         layout = ctx.pipeline.project.layout
         self.locks.write(layout.lock_path(name), entry, layout.unfinished_lock_path(name))

@@ -73,6 +73,7 @@ class StageSpec:
     fingerprint: tuple[object, ...] = field(default=(), compare=False)
     cached: tuple[str, ...] = ()  # the outputs kept in the output cache, in declaration order
     plot_specs: tuple[Plot, ...] = ()  # one per plots entry (plain paths get default options)
+    track_packages: bool = True  # record the versions of the distributions its code reaches
 
     @property
     def outputs(self) -> tuple[str, ...]:
@@ -101,6 +102,7 @@ def stage(
     timeout: float | None = None,
     retries: int = 0,
     fingerprint: Iterable[object] = (),
+    track_packages: bool = True,
 ) -> Callable[[F], F]:
     """Declare a pipeline stage; returns the function unchanged but for an attached spec.
 
@@ -109,6 +111,8 @@ def stage(
     `fingerprint` is the escape hatch for code the automatic fingerprint cannot see: callables,
     classes, modules or values are fingerprinted as if the stage referenced them, and strings
     are project paths (files or directories) whose content joins the fingerprint.
+    `track_packages=False`: an upgrade of an installed package its code uses does not make
+    it stale (by default the version of each such distribution is recorded in its lock).
     """
 
     def decorate(func: F) -> F:
@@ -141,6 +145,7 @@ def stage(
             fingerprint=_fingerprint(fingerprint, where),
             cached=tuple(e.path for e in entries if e.cached),
             plot_specs=tuple(e.plot for e in plot_entries if e.plot is not None),
+            track_packages=_bool(track_packages, "track_packages", where),
         )
         setattr(func, SPEC_ATTRIBUTE, spec)
         return func

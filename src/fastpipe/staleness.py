@@ -81,6 +81,7 @@ class Observed:
     params: Mapping[str, Any]
     deps: Mapping[str, FileHash | None]
     outs: Mapping[str, FileHash | None]
+    packages: Mapping[str, str] | None = None  # {distribution: version}; None: not tracked
 
 
 UNFINISHED = "its last run did not finish (it failed or was interrupted)"
@@ -121,7 +122,8 @@ def upstream_reason(stages: Iterable[str]) -> Reason | None:
 
 
 def _code_reason(entry: LockEntry, now: Observed) -> Reason | None:
-    old, new = entry.code, now.code
+    old: dict[str, str | None] = dict(entry.code)
+    new: dict[str, str | None] = dict(now.code)
     changes: list[tuple[str, str]] = []
     for key in sorted(set(old) | set(new)):
         if key not in old:
@@ -130,6 +132,15 @@ def _code_reason(entry: LockEntry, now: Observed) -> Reason | None:
             changes.append((key, "removed"))
         elif old[key] != new[key]:
             changes.append((key, "changed"))
+    # A package upgrade is a code change: `package pandas 2.2.1 -> 2.3.0`. Unknown on either
+    # side (a lock older than package tracking, or tracking off) is no change.
+    if entry.packages is not None and now.packages is not None:
+        for dist in sorted(set(entry.packages) | set(now.packages)):
+            was, now_version = entry.packages.get(dist), now.packages.get(dist)
+            if was != now_version:
+                key = f"package {dist}"
+                old[key], new[key] = was, now_version
+                changes.append((key, f"{was or '(none)'} -> {now_version or '(none)'}"))
     if not changes:
         return None
     items = tuple(k for k, _ in changes)
