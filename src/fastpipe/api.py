@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from fastpipe.export.validate import ValidationReport
     from fastpipe.params import Override
     from fastpipe.runner import RunOptions
+    from fastpipe.sourcestore import SourceDiff
     from fastpipe.worker import StageResult
 
 DASK_ADDRESS_ENV = "FASTPIPE_DASK_ADDRESS"  # after --dask-address, before [tool.fastpipe]
@@ -308,6 +309,29 @@ def explain(stage: str, *, root: Root = None, listener: Listener | None = None) 
     found = {s.name: s for s in ctx.statuses(selection)}
     ctx.cache.save()
     return found[stage]
+
+
+def explain_diff(
+    stage: str, *, root: Root = None, listener: Listener | None = None
+) -> tuple[StageStatus, tuple[SourceDiff, ...]]:
+    """`explain` plus a unified diff of the normalized source of each changed function or
+    class (`explain STAGE --diff`); the old source is read from the local source store."""
+    from fastpipe import sourcestore
+    from fastpipe.staleness import ReasonKind
+
+    ctx = _context(root, listener)
+    found = {s.name: s for s in ctx.statuses(ctx.select([stage]))}
+    ctx.cache.save()
+    status = found[stage]
+    manifest = ctx.manifest(stage, quiet=True)
+    layout = ctx.pipeline.project.layout
+    diffs = tuple(
+        d
+        for r in status.reasons
+        if r.kind is ReasonKind.CODE
+        for d in sourcestore.diffs(layout, r.changes, r.old, r.new, manifest.source)
+    )
+    return status, diffs
 
 
 @dataclass(frozen=True)

@@ -240,11 +240,24 @@ def explain(
     ctx: typer.Context,
     stage: Annotated[str, typer.Argument(help="The stage to explain.")],
     as_json: JsonFlag = False,
+    diff: Annotated[
+        bool, typer.Option("--diff", help="Show a source diff of each changed function/class.")
+    ] = False,
 ) -> None:
     """Explain in detail why STAGE is stale: every changed code item, param and path."""
     from fastpipe import api, render
 
     g = _globals(ctx)
+    if diff:
+        found, diffs = api.explain_diff(stage, root=g.directory, listener=_printer(g.verbose))
+        if as_json:
+            data = found.to_json(full=True) | {"diffs": [d.to_json() for d in diffs]}
+            print(json.dumps(data))
+        else:
+            print(render.explanation(found))
+            for item in diffs:
+                print(item.diff.rstrip("\n") if item.diff else f"{item.item}: {item.problem}")
+        return
     found = api.explain(stage, root=g.directory, listener=_printer(g.verbose))
     print(json.dumps(found.to_json(full=True)) if as_json else render.explanation(found))
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import networkx as nx
 
-from fastpipe import executors, graph, runrecord
+from fastpipe import executors, graph, runrecord, sourcestore
 from fastpipe.context import Context
 from fastpipe.devices import Device, DeviceError, DeviceSource, NvmlDevices
 from fastpipe.discovery import Project
@@ -150,6 +150,8 @@ class _Run:
         )
         layout = ctx.pipeline.project.layout
         self.locks.write(layout.lock_path(name), entry, layout.unfinished_lock_path(name))
+        manifest = ctx.manifest(name)
+        sourcestore.store(layout, manifest.items, manifest.source)  # for `explain --diff`
         ctx.forget_lock(name)
         return result
 
