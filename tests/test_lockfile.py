@@ -434,3 +434,17 @@ def test_libyaml_and_python_emitters_agree_on_printable_ascii(data: dict[str, An
         default_flow_style=False, width=yamltext.WIDTH,
     )  # fmt: skip
     assert fast == slow
+
+
+def test_accepted_record_round_trips_and_is_validated(tmp_path: Path) -> None:
+    accepted = {"at": "2026-01-02T03:04:05+00:00", "because": "rename", "previous": {"a.f": H1}}
+    entry = LockEntry(ENTRY.stage, ENTRY.code, ENTRY.params, ENTRY.deps, ENTRY.outs, None, accepted)
+    assert parse_lock(dump_lock(entry)) == entry
+    path = tmp_path / "s.lock"
+    path.write_text(lock_text(accepted={"at": "now", "because": 3, "previous": {}}))
+    assert (
+        read_lock(path).problem
+        == "lock unreadable: accepted.because must be a string, got an integer"
+    )
+    path.write_text(lock_text(accepted={"at": "now"}))
+    assert "exactly the keys 'at', 'because' and 'previous'" in str(read_lock(path).problem)

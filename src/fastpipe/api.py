@@ -27,6 +27,7 @@ from fastpipe.staleness import StageStatus
 # The fast path (a no-op `run`, `status`) must not pay for networkx, the fingerprinting
 # machinery or the executors: the modules that need them are imported by the slow paths.
 if TYPE_CHECKING:
+    from fastpipe.accept import Accepted
     from fastpipe.context import Context
     from fastpipe.devices import DeviceSource
     from fastpipe.executors.warm import WarmExecutor
@@ -456,3 +457,34 @@ def import_dvc(
     from fastpipe.export.adopt import import_dvc as adopt
 
     return adopt(_start(root), dvc_file, dry_run=dry_run, listener=listener or _warn)
+
+
+# ---- change detection: accept
+
+
+def accept(
+    stages: Sequence[str] | str,
+    *,
+    because: str,
+    root: Root = None,
+    force: bool = False,
+    listener: Listener | None = None,
+) -> tuple[Accepted, ...]:
+    """Record the current code and params of `stages` as their truth without running them
+    (outputs kept as they are); the lock says it was accepted, when, why and what changed.
+
+    Refused (AcceptError) for a stage never run, or whose deps or outputs changed unless
+    `force`; nothing is written unless every stage can be accepted.
+    """
+    from fastpipe.accept import accept as accept_stages
+
+    names = _targets(stages)
+    if not names:
+        raise FastpipeError("accept needs at least one stage name")
+    notify = listener or _warn
+    project = discovery.load_project(_start(root))
+    with projectlock.hold(project.layout.run_lock, wait=True, on_wait=lambda m: notify(Waiting(m))):
+        ctx = _context(project.root, notify)
+        done = accept_stages(ctx, names, because, force=force)
+        ctx.cache.save()
+    return tuple(done)

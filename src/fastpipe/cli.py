@@ -396,6 +396,28 @@ def import_dvc(
     print(report.import_plan(found, dry_run=dry_run))
 
 
+# ---- change detection: accept
+
+
+@app.command()
+def accept(
+    ctx: typer.Context,
+    stages: Annotated[list[str], typer.Argument(help="The stages to accept.")],
+    because: Annotated[
+        str, typer.Option("--because", help="Why their results still hold (kept in the lock).")
+    ],
+    force: Annotated[
+        bool, typer.Option("--force", help="Accept even though deps or outputs changed.")
+    ] = False,
+) -> None:
+    """Record STAGES' current code and params as their truth without running them."""
+    from fastpipe import api, render
+
+    g = _globals(ctx)
+    done = api.accept(stages, because=because, root=g.directory, force=force)
+    print(render.accepted(done))
+
+
 # ---------------------------------------------------------------------------- entry point
 
 

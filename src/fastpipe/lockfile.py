@@ -27,7 +27,8 @@ def _from_schema_1(data: dict[str, Any]) -> dict[str, Any]:
 MIGRATIONS: Mapping[int, Migration] = MappingProxyType({1: _from_schema_1})
 
 _KEYS = ("schema", "stage", "code", "params", "deps", "outs")
-_OPTIONAL_KEYS = ("packages",)
+_OPTIONAL_KEYS = ("packages", "accepted")
+_ACCEPTED_KEYS = {"at", "because", "previous"}
 _SCALARS = (type(None), bool, int, float, str)
 
 
@@ -42,6 +43,9 @@ class LockEntry:
     outs: Mapping[str, FileHash]
     # {distribution: version} its code reaches; None: not recorded (tracking off, older lock)
     packages: Mapping[str, str] | None = None
+    # set by `fastpipe accept` (not a run): {at: UTC ISO time, because: why, previous: {item:
+    # the manifest hash (or version, value) it had before}}; a run's lock has None
+    accepted: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,8 @@ def to_lock_dict(entry: LockEntry) -> dict[str, Any]:
     }
     if entry.packages is not None:
         data["packages"] = dict(entry.packages)
+    if entry.accepted is not None:
+        data["accepted"] = _accepted(dict(entry.accepted))
     return data
 
 
@@ -89,6 +95,7 @@ def from_lock_dict(data: object, *, migrations: Mapping[int, Migration] | None =
         deps=_hashes(data["deps"], "deps"),
         outs=_hashes(data["outs"], "outs"),
         packages=_packages(data["packages"]) if "packages" in data else None,
+        accepted=_accepted(data["accepted"]) if "accepted" in data else None,
     )
 
 
@@ -194,6 +201,20 @@ def _packages(value: object) -> dict[str, str]:
         if not isinstance(version, str):
             raise ValueError(f"packages[{name!r}] must be a string, got {_kind(version)}")
     return found
+
+
+def _accepted(value: object) -> dict[str, Any]:
+    found = dict(_mapping(value, "accepted"))
+    if set(found) != _ACCEPTED_KEYS:
+        raise ValueError("accepted must have exactly the keys 'at', 'because' and 'previous'")
+    for key in ("at", "because"):
+        if not isinstance(found[key], str):
+            raise ValueError(f"accepted.{key} must be a string, got {_kind(found[key])}")
+    previous = {
+        k: _plain(v, f"accepted.previous[{k!r}]")
+        for k, v in _mapping(found["previous"], "accepted.previous")
+    }
+    return {"at": found["at"], "because": found["because"], "previous": previous}
 
 
 def _hashes(value: object, where: str) -> dict[str, FileHash]:

@@ -59,6 +59,7 @@ class StageStatus:
 
     name: str
     reasons: tuple[Reason, ...]
+    accepted: Mapping[str, Any] | None = None  # its lock was written by `fastpipe accept`
 
     @property
     def status(self) -> Freshness:
@@ -70,7 +71,11 @@ class StageStatus:
 
     def to_json(self, *, full: bool = False) -> dict[str, Any]:
         reasons = [r.to_json(full=full) for r in self.reasons]
-        return {"name": self.name, "status": self.status.value, "reasons": reasons}
+        data: dict[str, Any] = {"name": self.name, "status": self.status.value}
+        data["reasons"] = reasons
+        if self.accepted is not None:
+            data["accepted"] = dict(self.accepted)
+        return data
 
 
 @dataclass(frozen=True)
@@ -236,11 +241,13 @@ def statuses(
     will_run: set[str] = set()
     found: list[StageStatus] = []
     for name in selection:
-        reasons = list(compare(lock_of(name), observe(name)))
+        lock = lock_of(name)
+        reasons = list(compare(lock, observe(name)))
         upstream = upstream_reason(u for u in upstream_of(name) if u in will_run)
         if upstream is not None:
             reasons.append(upstream)
         if reasons:
             will_run.add(name)
-        found.append(StageStatus(name, tuple(reasons)))
+        accepted = lock.entry.accepted if lock.entry is not None else None
+        found.append(StageStatus(name, tuple(reasons), accepted))
     return found
