@@ -145,6 +145,7 @@ def run(
     dask_address: str | None = None,
     listener: Listener | None = None,
     devices: DeviceSource | None = None,
+    strict_io: bool = False,
 ) -> RunResult:
     """Run the stale stages among `targets` (default: all) and their upstream.
 
@@ -180,6 +181,7 @@ def run(
             resources=dict(resources or {}),
             devices=devices,
             dask_address=dask_address or _env_dask_address() or project.config.dask_address,
+            strict_io=strict_io or project.config.strict_io,
         )
         # Started before the pipeline is loaded here, so that its imports overlap ours; what it
         # reports waits until our load succeeded (a broken pipeline.py is reported alone).

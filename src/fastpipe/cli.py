@@ -133,6 +133,10 @@ def run(
         bool,
         typer.Option("--keep-going", "-k", help="After a failure, run what does not depend on it."),
     ] = False,
+    strict_io: Annotated[
+        bool,
+        typer.Option("--strict-io", help="Fail a stage that opens files it did not declare."),
+    ] = False,
     set_: Annotated[
         list[str] | None,
         typer.Option("--set", metavar="STAGE.PARAM=VALUE", help="Override a param (repeatable)."),
@@ -176,6 +180,7 @@ def run(
             resources=_resources(resources or ()),
             listener=progress,
             dask_address=dask_address,
+            strict_io=strict_io,
         )
     finally:
         progress.close()

@@ -29,6 +29,8 @@ _CONFIG_KEYS = {
     "resources": dict,
     "dask_address": str,
     "track_packages": bool,
+    "strict_io": bool,
+    "io_ignore": list,
 }
 
 
@@ -43,6 +45,8 @@ class ProjectConfig:
     resources: tuple[tuple[str, float], ...] = ()
     dask_address: str | None = None
     track_packages: bool = True  # record the versions of the packages each stage reaches
+    strict_io: bool = False  # fail a stage that opens files it did not declare
+    io_ignore: tuple[str, ...] = ()  # globs of paths undeclared-I/O checks never report
 
 
 @dataclass(frozen=True)
@@ -149,6 +153,8 @@ def read_config(root: Path) -> ProjectConfig:
         resources=_resources(table.get("resources", {})),
         dask_address=table.get("dask_address"),
         track_packages=table.get("track_packages", True),
+        strict_io=table.get("strict_io", False),
+        io_ignore=_strings(table.get("io_ignore", []), "io_ignore"),
     )
 
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import networkx as nx
 
-from fastpipe import executors, graph, runrecord, sourcestore
+from fastpipe import executors, graph, iowatch, runrecord, sourcestore
 from fastpipe.context import Context
 from fastpipe.devices import Device, DeviceError, DeviceSource, NvmlDevices
 from fastpipe.discovery import Project
@@ -57,6 +57,7 @@ class RunOptions:
     resources: Mapping[str, float] = field(default_factory=dict[str, float])  # capacities
     devices: DeviceSource | None = None  # where GPUs come from (default: NVML)
     dask_address: str | None = None  # the dask executor's scheduler (None: a LocalCluster)
+    strict_io: bool = False  # a stage that opens undeclared files fails (else: a warning)
 
 
 class _Run:
@@ -140,6 +141,18 @@ class _Run:
         if missing:
             return _failed(result, f"stage '{name}' ran without its deps {', '.join(missing)}")
         ctx.cache.merge(result.stat_entries)
+        spec = ctx.spec(name)
+        found = iowatch.undeclared(
+            result.opened,
+            spec.deps,
+            spec.outputs,
+            ctx.manifest(name).files,
+            ctx.pipeline.project.config.io_ignore,
+        )
+        for message in found.messages(name):
+            ctx.listener(WarningIssued(message))
+        if found and self.options.strict_io:
+            return _failed(result, f"stage '{name}' opened undeclared files (--strict-io)")
         entry = LockEntry(
             stage=name,
             code=dict(ctx.manifest(name).items),

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from fastpipe import devices
+from fastpipe import devices, iowatch
 from fastpipe.hashing import FileHash, StatCache, StatEntry, hash_path
 
 _THIS_FILE = os.path.abspath(__file__)
@@ -62,6 +62,7 @@ class StageResult:
     error: str | None = None
     started_at: float = 0.0  # time.time() when the stage function was called
     peak_gpu_memory: int | None = None  # bytes, sampled with NVML for stages given GPUs
+    opened: tuple[tuple[str, bool], ...] = ()  # (root-relative path, written), see iowatch
 
 
 def run_stage(task: StageTask) -> StageResult:
@@ -83,7 +84,8 @@ def run_stage(task: StageTask) -> StageResult:
     started_at = time.time()
     sampler = GpuSampler.start(task.env.get("CUDA_VISIBLE_DEVICES"))
     try:
-        error = call_stage(func, task)
+        with iowatch.watch(task.root) as opened:
+            error = call_stage(func, task)
     except OSError as exc:  # the log could not be opened, or the like: fastpipe's side
         return failed(f"stage '{task.name}': cannot capture its output: {exc}")
     finally:
@@ -106,8 +108,9 @@ def run_stage(task: StageTask) -> StageResult:
         hashes[out] = found
     duration = time.perf_counter() - start
     return StageResult(
-        task.name, True, hashes, cache.new_entries(), duration, None, started_at, peak
-    )
+        task.name, True, hashes, cache.new_entries(), duration, None, started_at, peak,
+        tuple(opened),
+    )  # fmt: skip
 
 
 def resolve_function(task: StageTask) -> Callable[..., Any]:

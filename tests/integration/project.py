@@ -110,7 +110,14 @@ OUTPUTS = (
     "report.txt",
     "summary.txt",
 )
-BASE_FILES = {"pipeline.py": PIPELINE, "helpers.py": HELPERS, "data/raw.txt": RAW}
+# Every stage appends to runs.log (a test's record of what ran), which no stage declares.
+PYPROJECT = '[tool.fastpipe]\nio_ignore = ["runs.log"]\n'
+BASE_FILES = {
+    "pipeline.py": PIPELINE,
+    "helpers.py": HELPERS,
+    "data/raw.txt": RAW,
+    "pyproject.toml": PYPROJECT,
+}
 
 
 class Result(NamedTuple):
