@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from fastpipe.params import Override
     from fastpipe.runner import RunOptions
     from fastpipe.sourcestore import SourceDiff
+    from fastpipe.verify import Verified
     from fastpipe.worker import StageResult
 
 DASK_ADDRESS_ENV = "FASTPIPE_DASK_ADDRESS"  # after --dask-address, before [tool.fastpipe]
@@ -490,3 +491,19 @@ def accept(
         done = accept_stages(ctx, names, because, force=force)
         ctx.cache.save()
     return tuple(done)
+
+
+# ---- change detection: verify
+
+
+def verify(
+    stages: Sequence[str] | str = (), *, root: Root = None, listener: Listener | None = None
+) -> tuple[Verified, ...]:
+    """Re-run the fresh stages among `stages` (default: all) in a temporary copy and compare
+    their outputs with their locks'; those that differ are recorded as nondeterministic."""
+    from fastpipe.verify import verify as verify_stages
+
+    ctx = _context(root, listener)
+    found = verify_stages(ctx, list(_targets(stages)))
+    ctx.cache.save()
+    return tuple(found)

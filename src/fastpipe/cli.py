@@ -423,6 +423,32 @@ def accept(
     print(render.accepted(done))
 
 
+# ---- change detection: verify
+
+
+@app.command()
+def verify(
+    ctx: typer.Context,
+    stages: Annotated[
+        list[str] | None, typer.Argument(help="The stages to verify (default: all).")
+    ] = None,
+) -> int:
+    """Re-run fresh stages in a temporary copy; report those whose outputs differ."""
+    from fastpipe import api
+
+    g = _globals(ctx)
+    found = api.verify(stages or (), root=g.directory, listener=_printer(g.verbose))
+    for item in found:
+        if item.skipped:
+            print(f"skipped {item.name}: {item.skipped.splitlines()[0]}")
+        elif item.differs:
+            paths = ", ".join(item.differs)
+            print(f"{item.name} is nondeterministic: {paths} came out different on a re-run")
+        else:
+            print(f"{item.name} verified: its outputs came out identical")
+    return EXIT_FAILED if any(item.differs for item in found) else EXIT_OK
+
+
 # ---------------------------------------------------------------------------- entry point
 
 
