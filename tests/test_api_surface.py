@@ -17,6 +17,7 @@ import fastpipe
 from fastpipe import errors
 
 PUBLIC = [
+    "AcceptError",
     "DvcError",
     "ExecutorError",
     "ExportResult",
@@ -78,7 +79,7 @@ def test_every_error_class_is_exported() -> None:
         for name, value in vars(errors).items()
         if isinstance(value, type) and issubclass(value, (errors.FastpipeError, Warning))
     }
-    assert len(defined) == 13
+    assert len(defined) == 14
     assert defined <= set(fastpipe.__all__)
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from fastpipe.stage import Out, Plot, StageSpec, stage
 
 __all__ = [
+    "AcceptError",
     "DvcError",
     "ExecutorError",
     "ExportResult",
@@ -59,7 +60,7 @@ __all__ = [
 ]
 
 _ERRORS = (
-    "DvcError", "ExecutorError", "FastpipeError", "FastpipeWarning", "GraphError",
+    "AcceptError", "DvcError", "ExecutorError", "FastpipeError", "FastpipeWarning", "GraphError",
     "LockSchemaError", "ParamsError", "ProjectBusyError", "ProjectError", "ResourceError",
     "RevisionError",
     "StageDefinitionError", "UnknownStageError",
@@ -102,6 +103,7 @@ if TYPE_CHECKING:
         validate_export,
     )
     from fastpipe.errors import (
+        AcceptError,
         DvcError,
         ExecutorError,
         FastpipeError,
