@@ -17,6 +17,7 @@ import fastpipe
 from fastpipe import errors
 
 PUBLIC = [
+    "AcceptError",
     "CacheError",
     "DvcError",
     "ExecutorError",
@@ -37,6 +38,7 @@ PUBLIC = [
     "ProjectError",
     "Reason",
     "ReasonKind",
+    "RemoteError",
     "ResourceError",
     "RevisionError",
     "RunNotFoundError",
@@ -88,7 +90,7 @@ def test_every_error_class_is_exported() -> None:
         for name, value in vars(errors).items()
         if isinstance(value, type) and issubclass(value, (errors.FastpipeError, Warning))
     }
-    assert len(defined) == 17
+    assert len(defined) == 19
     assert defined <= set(fastpipe.__all__)
 
 

@@ -767,3 +767,16 @@ def test_collect_stages_ignores_a_non_callable_carrying_a_spec() -> None:
     module.holder = types.SimpleNamespace(__fastpipe_stage__=spec_of(build))  # pyright: ignore[reportAttributeAccessIssue]
 
     assert collect_stages(module) == {}
+
+
+def test_read_config_track_packages(tmp_path: Path) -> None:
+    assert read_config(tmp_path).track_packages is True
+    write(tmp_path, pyproject("track_packages = false\n"))
+    assert read_config(tmp_path).track_packages is False
+
+
+@pytest.mark.parametrize("value", ["1", "'no'"])
+def test_read_config_track_packages_must_be_a_boolean(tmp_path: Path, value: str) -> None:
+    write(tmp_path, pyproject(f"track_packages = {value}\n"))
+    with pytest.raises(ProjectError, match="track_packages must be bool"):
+        read_config(tmp_path)

@@ -37,6 +37,7 @@ ENTRY = LockEntry(
     params={"lr": 0.01, "epochs": 10, "layers": [64, 32], "opt": {"name": "adam", "beta": None}},
     deps={"data/clean.csv": FileHash(H1, 1234)},
     outs={"model.pkl": FileHash(H2, 99), "metrics.json": FileHash(H1, 12)},
+    packages={"numpy": "2.1.0", "scikit-learn": "1.6.1"},
 )
 
 GOLDEN = f"""\
@@ -54,6 +55,9 @@ outs:
   model.pkl:
     hash: {H2}
     size: 99
+packages:
+  numpy: 2.1.0
+  scikit-learn: 1.6.1
 params:
   epochs: 10
   layers:
@@ -63,7 +67,7 @@ params:
   opt:
     beta: null
     name: adam
-schema: 1
+schema: 2
 stage: train
 """
 
@@ -89,6 +93,7 @@ _entries = st.builds(
     params=st.dictionaries(_text, _params, max_size=4),
     deps=st.dictionaries(_paths, _hashes, max_size=4),
     outs=st.dictionaries(_paths, _hashes, max_size=4),
+    packages=st.none() | st.dictionaries(_text, _text, max_size=3),
 )
 
 
@@ -108,6 +113,7 @@ def reversed_entry(entry: LockEntry) -> LockEntry:
         params=rev(dict(entry.params)),
         deps=rev(dict(entry.deps)),
         outs=rev(dict(entry.outs)),
+        packages=None if entry.packages is None else rev(dict(entry.packages)),
     )
 
 
@@ -363,10 +369,36 @@ def test_migration_of_malformed_old_lock_is_unreadable(
 
 def test_schema_without_migration_is_unreadable(tmp_path: Path) -> None:
     path = tmp_path / "s.lock"
-    path.write_text(lock_text(schema=SCHEMA - 1))
+    path.write_text(lock_text(schema=0))
     read = read_lock(path)
     assert read.entry is None
-    assert read.problem == f"lock unreadable: schema {SCHEMA - 1} is too old to migrate to schema 1"
+    assert read.problem == f"lock unreadable: schema 0 is too old to migrate to schema {SCHEMA}"
+
+
+def test_schema_1_lock_migrates_without_packages(tmp_path: Path) -> None:
+    """A lock written before package tracking reads with packages unknown (None), not empty."""
+    path = tmp_path / "s.lock"
+    path.write_text(lock_text(schema=1, packages=...))
+    read = read_lock(path)
+    assert read.problem is None
+    assert read.entry == LockEntry(
+        ENTRY.stage, ENTRY.code, ENTRY.params, ENTRY.deps, ENTRY.outs, packages=None
+    )
+
+
+def test_untracked_packages_are_not_written() -> None:
+    entry = LockEntry(ENTRY.stage, ENTRY.code, ENTRY.params, ENTRY.deps, ENTRY.outs)
+    assert "packages" not in to_lock_dict(entry)
+    assert to_lock_dict(ENTRY)["packages"] == {"numpy": "2.1.0", "scikit-learn": "1.6.1"}
+
+
+def test_package_version_must_be_a_string(tmp_path: Path) -> None:
+    path = tmp_path / "s.lock"
+    path.write_text(lock_text(packages={"numpy": 2}))
+    assert (
+        read_lock(path).problem
+        == "lock unreadable: packages['numpy'] must be a string, got an integer"
+    )
 
 
 def test_migrations_table_is_read_only() -> None:
@@ -402,3 +434,17 @@ def test_libyaml_and_python_emitters_agree_on_printable_ascii(data: dict[str, An
         default_flow_style=False, width=yamltext.WIDTH,
     )  # fmt: skip
     assert fast == slow
+
+
+def test_accepted_record_round_trips_and_is_validated(tmp_path: Path) -> None:
+    accepted = {"at": "2026-01-02T03:04:05+00:00", "because": "rename", "previous": {"a.f": H1}}
+    entry = LockEntry(ENTRY.stage, ENTRY.code, ENTRY.params, ENTRY.deps, ENTRY.outs, None, accepted)
+    assert parse_lock(dump_lock(entry)) == entry
+    path = tmp_path / "s.lock"
+    path.write_text(lock_text(accepted={"at": "now", "because": 3, "previous": {}}))
+    assert (
+        read_lock(path).problem
+        == "lock unreadable: accepted.because must be a string, got an integer"
+    )
+    path.write_text(lock_text(accepted={"at": "now"}))
+    assert "exactly the keys 'at', 'because' and 'previous'" in str(read_lock(path).problem)

@@ -542,3 +542,15 @@ def test_plot_entries_keep_their_options_and_plain_paths_get_defaults() -> None:
 )
 def test_bad_out_and_plot_entries_are_errors(kwargs: dict[str, Any], message: str) -> None:
     raises_definition_error(lambda: define(**kwargs), "stage 'fn'", message)
+
+
+def test_track_packages_defaults_on_and_can_be_turned_off() -> None:
+    assert define().track_packages is True
+    assert define(track_packages=False).track_packages is False
+
+
+@pytest.mark.parametrize("bad", [0, "no", None])
+def test_track_packages_must_be_a_bool(bad: object) -> None:
+    raises_definition_error(
+        lambda: define(track_packages=bad), "stage 'fn'", "track_packages", repr(bad)
+    )

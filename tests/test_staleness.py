@@ -411,3 +411,39 @@ def test_reasons_are_exactly_the_differences(pair: tuple[LockEntry, Observed]) -
         assert reason.items == tuple(sorted(expected[reason.kind]))
         assert len(set(reason.items)) == len(reason.items)
         assert set(reason.changes) == set(reason.items)
+
+
+# --- installed packages ------------------------------------------------------------------------
+
+
+def _packages_lock(packages: Mapping[str, str] | None) -> LockRead:
+    return LockRead(LockEntry("train", CODE, PARAMS, DEPS, OUTS, packages=packages), None)
+
+
+def _packages_now(packages: Mapping[str, str] | None) -> Observed:
+    return Observed(CODE, PARAMS, DEPS, OUTS, packages=packages)
+
+
+def test_package_upgrade_is_a_code_reason_naming_the_package() -> None:
+    old = {"pandas": "2.2.1", "numpy": "2.1.0"}
+    new = {"pandas": "2.3.0", "numpy": "2.1.0"}
+    reason = only(compare(_packages_lock(old), _packages_now(new)), ReasonKind.CODE)
+    assert reason.items == ("package pandas",)
+    assert reason.detail == "package pandas 2.2.1 -> 2.3.0"
+    assert reason.old == {"package pandas": "2.2.1"}
+    assert reason.new == {"package pandas": "2.3.0"}
+
+
+def test_package_newly_reached_or_no_longer_reached() -> None:
+    reason = only(compare(_packages_lock({"a": "1"}), _packages_now({"b": "2"})), ReasonKind.CODE)
+    assert reason.items == ("package a", "package b")
+    assert reason.detail == "package a 1 -> (none), package b (none) -> 2"
+
+
+@pytest.mark.parametrize(
+    ("recorded", "now"), [(None, {"pandas": "2.3.0"}), ({"pandas": "2.2.1"}, None), (None, None)]
+)
+def test_packages_unknown_on_either_side_are_no_change(
+    recorded: Mapping[str, str] | None, now: Mapping[str, str] | None
+) -> None:
+    assert compare(_packages_lock(recorded), _packages_now(now)) == ()

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from fastpipe.stage import Out, Plot, StageSpec, stage
 
 __all__ = [
+    "AcceptError",
     "CacheError",
     "DvcError",
     "ExecutorError",
@@ -35,6 +36,7 @@ __all__ = [
     "ProjectError",
     "Reason",
     "ReasonKind",
+    "RemoteError",
     "ResourceError",
     "RevisionError",
     "RunNotFoundError",
@@ -69,9 +71,10 @@ __all__ = [
 ]
 
 _ERRORS = (
-    "DvcError", "ExecutorError", "FastpipeError", "FastpipeWarning", "GraphError",
+    "AcceptError", "DvcError", "ExecutorError", "FastpipeError", "FastpipeWarning", "GraphError",
     "LockSchemaError", "ParamsError", "ProjectBusyError", "ProjectError", "ResourceError",
     "RevisionError", "MetricsError", "RunNotFoundError", "UnsafeInputError", "CacheError",
+    "RemoteError",
     "StageDefinitionError", "UnknownStageError",
 )  # fmt: skip
 _API = (
@@ -119,6 +122,7 @@ if TYPE_CHECKING:
         validate_export,
     )
     from fastpipe.errors import (
+        AcceptError,
         CacheError,
         DvcError,
         ExecutorError,
@@ -130,6 +134,7 @@ if TYPE_CHECKING:
         ParamsError,
         ProjectBusyError,
         ProjectError,
+        RemoteError,
         ResourceError,
         RevisionError,
         RunNotFoundError,

@@ -28,6 +28,7 @@ from fastpipe.staleness import StageStatus
 # The fast path (a no-op `run`, `status`) must not pay for networkx, the fingerprinting
 # machinery or the executors: the modules that need them are imported by the slow paths.
 if TYPE_CHECKING:
+    from fastpipe.accept import Accepted
     from fastpipe.checkout import CheckoutReport
     from fastpipe.compare import Diff, Values
     from fastpipe.context import Context
@@ -42,6 +43,8 @@ if TYPE_CHECKING:
     from fastpipe.revision import GetResult
     from fastpipe.runhistory import RunRecord
     from fastpipe.runner import RunOptions
+    from fastpipe.sourcestore import SourceDiff
+    from fastpipe.verify import Verified
     from fastpipe.watch import Cycle
     from fastpipe.worker import StageResult
 
@@ -152,6 +155,7 @@ def run(
     no_run_cache: bool = False,
     listener: Listener | None = None,
     devices: DeviceSource | None = None,
+    strict_io: bool = False,
 ) -> RunResult:
     """Run the stale stages among `targets` (default: all) and their upstream.
 
@@ -190,6 +194,7 @@ def run(
             devices=devices,
             dask_address=dask_address or _env_dask_address() or project.config.dask_address,
             no_run_cache=no_run_cache,
+            strict_io=strict_io or project.config.strict_io,
         )
         # The pool is this call's: created before the pipeline is loaded here, so that the
         # warm server's imports overlap ours; a run that fails or is interrupted stops it.
@@ -368,6 +373,29 @@ def explain(stage: str, *, root: Root = None, listener: Listener | None = None) 
         named = ", ".join(expand([stage], selection))
         raise FastpipeError(f"'{stage}' names several stages ({named}); explain one of them")
     return found[stage]
+
+
+def explain_diff(
+    stage: str, *, root: Root = None, listener: Listener | None = None
+) -> tuple[StageStatus, tuple[SourceDiff, ...]]:
+    """`explain` plus a unified diff of the normalized source of each changed function or
+    class (`explain STAGE --diff`); the old source is read from the local source store."""
+    from fastpipe import sourcestore
+    from fastpipe.staleness import ReasonKind
+
+    ctx = _context(root, listener)
+    found = {s.name: s for s in ctx.statuses(ctx.select([stage]))}
+    ctx.cache.save()
+    status = found[stage]
+    manifest = ctx.manifest(stage, quiet=True)
+    layout = ctx.pipeline.project.layout
+    diffs = tuple(
+        d
+        for r in status.reasons
+        if r.kind is ReasonKind.CODE
+        for d in sourcestore.diffs(layout, r.changes, r.old, r.new, manifest.source)
+    )
+    return status, diffs
 
 
 @dataclass(frozen=True)
@@ -726,3 +754,50 @@ def gc(
     # No run may store objects its lock does not name yet while they are judged unreferenced.
     with projectlock.hold(layout.run_lock, wait=True, on_wait=lambda m: notify(Waiting(m))):
         return run_gc(project.root, scope, dry_run=dry_run, listener=notify)
+
+
+# ---- change detection: accept
+
+
+def accept(
+    stages: Sequence[str] | str,
+    *,
+    because: str,
+    root: Root = None,
+    force: bool = False,
+    listener: Listener | None = None,
+) -> tuple[Accepted, ...]:
+    """Record the current code and params of `stages` as their truth without running them
+    (outputs kept as they are); the lock says it was accepted, when, why and what changed.
+
+    Refused (AcceptError) for a stage never run, or whose deps or outputs changed unless
+    `force`; nothing is written unless every stage can be accepted.
+    """
+    from fastpipe.accept import accept as accept_stages
+
+    names = _targets(stages)
+    if not names:
+        raise FastpipeError("accept needs at least one stage name")
+    notify = listener or _warn
+    project = discovery.load_project(_start(root))
+    with projectlock.hold(project.layout.run_lock, wait=True, on_wait=lambda m: notify(Waiting(m))):
+        ctx = _context(project.root, notify)
+        done = accept_stages(ctx, names, because, force=force)
+        ctx.cache.save()
+    return tuple(done)
+
+
+# ---- change detection: verify
+
+
+def verify(
+    stages: Sequence[str] | str = (), *, root: Root = None, listener: Listener | None = None
+) -> tuple[Verified, ...]:
+    """Re-run the fresh stages among `stages` (default: all) in a temporary copy and compare
+    their outputs with their locks'; those that differ are recorded as nondeterministic."""
+    from fastpipe.verify import verify as verify_stages
+
+    ctx = _context(root, listener)
+    found = verify_stages(ctx, list(_targets(stages)))
+    ctx.cache.save()
+    return tuple(found)

@@ -134,6 +134,10 @@ def run(
         bool,
         typer.Option("--keep-going", "-k", help="After a failure, run what does not depend on it."),
     ] = False,
+    strict_io: Annotated[
+        bool,
+        typer.Option("--strict-io", help="Fail a stage that opens files it did not declare."),
+    ] = False,
     set_: Annotated[
         list[str] | None,
         typer.Option("--set", metavar="STAGE.PARAM=VALUE", help="Override a param (repeatable)."),
@@ -198,6 +202,7 @@ def run(
             listener=progress,
             dask_address=dask_address,
             no_run_cache=no_run_cache,
+            strict_io=strict_io,
         )
     finally:
         progress.close()
@@ -272,11 +277,24 @@ def explain(
     ctx: typer.Context,
     stage: Annotated[str, typer.Argument(help="The stage to explain.")],
     as_json: JsonFlag = False,
+    diff: Annotated[
+        bool, typer.Option("--diff", help="Show a source diff of each changed function/class.")
+    ] = False,
 ) -> None:
     """Explain in detail why STAGE is stale: every changed code item, param and path."""
     from fastpipe import api, render
 
     g = _globals(ctx)
+    if diff:
+        found, diffs = api.explain_diff(stage, root=g.directory, listener=_printer(g.verbose))
+        if as_json:
+            data = found.to_json(full=True) | {"diffs": [d.to_json() for d in diffs]}
+            print(json.dumps(data))
+        else:
+            print(render.explanation(found))
+            for item in diffs:
+                print(item.diff.rstrip("\n") if item.diff else f"{item.item}: {item.problem}")
+        return
     found = api.explain(stage, root=g.directory, listener=_printer(g.verbose))
     print(json.dumps(found.to_json(full=True)) if as_json else render.explanation(found))
 
@@ -478,6 +496,54 @@ cli_data.register(app)
 # ---------------------------------------------------------------------------- remotes and hooks
 
 from fastpipe import cli_remote  # noqa: E402, F401  (push, fetch, pull, install-hooks register on app)
+
+# ---- change detection: accept
+
+
+@app.command()
+def accept(
+    ctx: typer.Context,
+    stages: Annotated[list[str], typer.Argument(help="The stages to accept.")],
+    because: Annotated[
+        str, typer.Option("--because", help="Why their results still hold (kept in the lock).")
+    ],
+    force: Annotated[
+        bool, typer.Option("--force", help="Accept even though deps or outputs changed.")
+    ] = False,
+) -> None:
+    """Record STAGES' current code and params as their truth without running them."""
+    from fastpipe import api, render
+
+    g = _globals(ctx)
+    done = api.accept(stages, because=because, root=g.directory, force=force)
+    print(render.accepted(done))
+
+
+# ---- change detection: verify
+
+
+@app.command()
+def verify(
+    ctx: typer.Context,
+    stages: Annotated[
+        list[str] | None, typer.Argument(help="The stages to verify (default: all).")
+    ] = None,
+) -> int:
+    """Re-run fresh stages in a temporary copy; report those whose outputs differ."""
+    from fastpipe import api
+
+    g = _globals(ctx)
+    found = api.verify(stages or (), root=g.directory, listener=_printer(g.verbose))
+    for item in found:
+        if item.skipped:
+            print(f"skipped {item.name}: {item.skipped.splitlines()[0]}")
+        elif item.differs:
+            paths = ", ".join(item.differs)
+            print(f"{item.name} is nondeterministic: {paths} came out different on a re-run")
+        else:
+            print(f"{item.name} verified: its outputs came out identical")
+    return EXIT_FAILED if any(item.differs for item in found) else EXIT_OK
+
 
 # ---------------------------------------------------------------------------- entry point
 

@@ -19,6 +19,7 @@ from typing import Any
 import networkx as nx
 
 from fastpipe import discovery, graph, importwatch
+from fastpipe import packages as installed
 from fastpipe.events import Listener, WarningIssued
 from fastpipe.fingerprint import Fingerprinter, Manifest
 from fastpipe.hashing import FileHash, StatCache, hash_path
@@ -46,6 +47,9 @@ class Context:
     _shared_fingerprint: dict[str, tuple[object, ...]] = field(
         default_factory=dict[str, tuple[object, ...]]
     )  # a matrix stage's name -> the fingerprint= of the variant its manifest was made for
+    _installed: list[installed.Distributions] = field(
+        default_factory=list[installed.Distributions]
+    )  # scanned (or read from the cache) on first use, once per command
 
     @property
     def root(self) -> Path:
@@ -87,6 +91,17 @@ class Context:
         none of its files changed since it was computed (run --watch, after an edit)."""
         self._manifests.setdefault(name, manifest)
 
+    def packages(self, name: str) -> Mapping[str, str] | None:
+        """`{distribution: version}` of the installed packages the stage's code reaches; None
+        when package tracking is off (`[tool.fastpipe] track_packages`, `@stage(...)`)."""
+        if not (self.pipeline.project.config.track_packages and self.spec(name).track_packages):
+            return None
+        if not self._installed:
+            state = installed.environment_state(exclude=[str(self.root)])
+            path = self.pipeline.project.layout.cache / "packages.json"
+            self._installed.append(installed.load(path, state))
+        return self._installed[0].reached(self.manifest(name).libraries)
+
     def lock(self, name: str) -> LockRead:
         """The stage's lock as last read (a malformed one is reported once)."""
         if name not in self._locks:
@@ -110,6 +125,7 @@ class Context:
             params=self.params[name],
             deps={p: self.hash(p) for p in spec.deps},
             outs={p: self.hash(p) for p in spec.outputs},
+            packages=self.packages(name),
         )
 
     def statuses(self, selection: Sequence[str]) -> list[StageStatus]:

@@ -36,6 +36,9 @@ _CONFIG_KEYS = {
     "cache_link": str,
     "remotes": dict,  # [tool.fastpipe.remotes.NAME] tables, parsed by remotes.parse_remotes
     "default_remote": str,
+    "track_packages": bool,
+    "strict_io": bool,
+    "io_ignore": list,
 }
 _LINK_MODES = ("copy", "reflink", "hardlink", "symlink")  # links.LinkMode's values
 
@@ -53,6 +56,9 @@ class ProjectConfig:
     cache_dir: str | None = None  # the output cache (relative to the root, or absolute)
     cache_link: str | None = None  # how workspace files are made from cache objects
     remotes: RemotesConfig | None = None  # None: no remote configured
+    track_packages: bool = True  # record the versions of the packages each stage reaches
+    strict_io: bool = False  # fail a stage that opens files it did not declare
+    io_ignore: tuple[str, ...] = ()  # globs of paths undeclared-I/O checks never report
 
 
 @dataclass(frozen=True)
@@ -147,7 +153,7 @@ def read_config(root: Path) -> ProjectConfig:
         if expected is None:
             known = ", ".join(sorted(_CONFIG_KEYS))
             raise ProjectError(f"pyproject.toml: unknown [tool.fastpipe] key '{key}' ({known})")
-        if not isinstance(value, expected) or isinstance(value, bool):
+        if not isinstance(value, expected) or (isinstance(value, bool) and expected is not bool):
             raise ProjectError(
                 f"pyproject.toml: [tool.fastpipe] {key} must be {expected.__name__}, not {value!r}"
             )
@@ -161,6 +167,9 @@ def read_config(root: Path) -> ProjectConfig:
         cache_dir=table.get("cache_dir"),
         cache_link=_link_mode(table.get("cache_link")),
         remotes=_remotes(table),
+        track_packages=table.get("track_packages", True),
+        strict_io=table.get("strict_io", False),
+        io_ignore=_strings(table.get("io_ignore", []), "io_ignore"),
     )
 
 

@@ -10,6 +10,7 @@
     ├── ExecutorError              an executor unknown or not available on this Python
     ├── ResourceError              a stage needs more GPUs / resources than exist
     ├── ProjectBusyError           another `fastpipe run` holds this project
+    ├── AcceptError                `accept` of a stage never run, or whose deps/outs changed
     ├── RevisionError              an unknown git revision, no git repository, a path not there
     ├── MetricsError               a metrics or plot file that cannot be read or drawn
     ├── RunNotFoundError           a run id that the run history does not hold
@@ -92,6 +93,10 @@ class ResourceError(FastpipeError):
 
 class ProjectBusyError(FastpipeError):
     """Another `fastpipe run` is active in this project."""
+
+
+class AcceptError(FastpipeError):
+    """`fastpipe accept` refused: the stage never ran, or its deps or outputs changed."""
 
 
 class RevisionError(FastpipeError):

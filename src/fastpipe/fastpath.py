@@ -89,6 +89,7 @@ class View:
             params=entry.params,
             deps={p: hash_path(root, p, self.cache) for p in entry.deps},
             outs={p: hash_path(root, p, self.cache) for p in entry.outputs},
+            packages=entry.packages,
         )
 
 
@@ -158,6 +159,7 @@ def remember(ctx: Context) -> None:
                 params=ctx.params[name],
                 code=manifests[name].items,
                 warnings=manifests[name].warnings,
+                packages=ctx.packages(name),
             )
             for name, stage in ctx.pipeline.stages.items()
         },

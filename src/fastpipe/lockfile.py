@@ -12,14 +12,23 @@ from fastpipe.atomicfile import atomic_write, atomic_write_many
 from fastpipe.errors import LockSchemaError
 from fastpipe.hashing import FileHash
 
-SCHEMA = 1
+SCHEMA = 2
 
 Migration = Callable[[dict[str, Any]], dict[str, Any]]
 # MIGRATIONS[v] turns the dict of a schema-v lock into a schema-(v + 1) one; read on every call,
 # so bumping SCHEMA means adding one function here.
-MIGRATIONS: Mapping[int, Migration] = MappingProxyType({})
+
+
+def _from_schema_1(data: dict[str, Any]) -> dict[str, Any]:
+    """Schema 2 adds `packages`; a schema-1 lock has none, which is no change (not known)."""
+    return data
+
+
+MIGRATIONS: Mapping[int, Migration] = MappingProxyType({1: _from_schema_1})
 
 _KEYS = ("schema", "stage", "code", "params", "deps", "outs")
+_OPTIONAL_KEYS = ("packages", "accepted")
+_ACCEPTED_KEYS = {"at", "because", "previous"}
 _SCALARS = (type(None), bool, int, float, str)
 
 
@@ -32,6 +41,11 @@ class LockEntry:
     params: Mapping[str, Any]
     deps: Mapping[str, FileHash]
     outs: Mapping[str, FileHash]
+    # {distribution: version} its code reaches; None: not recorded (tracking off, older lock)
+    packages: Mapping[str, str] | None = None
+    # set by `fastpipe accept` (not a run): {at: UTC ISO time, because: why, previous: {item:
+    # the manifest hash (or version, value) it had before}}; a run's lock has None
+    accepted: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -45,7 +59,7 @@ class LockRead:
 
 def to_lock_dict(entry: LockEntry) -> dict[str, Any]:
     """The plain dict written to a lock file; raises ValueError for a non-YAML param value."""
-    return {
+    data: dict[str, Any] = {
         "schema": SCHEMA,
         "stage": entry.stage,
         "code": dict(entry.code),
@@ -53,6 +67,11 @@ def to_lock_dict(entry: LockEntry) -> dict[str, Any]:
         "deps": {p: {"hash": h.hash, "size": h.size} for p, h in entry.deps.items()},
         "outs": {p: {"hash": h.hash, "size": h.size} for p, h in entry.outs.items()},
     }
+    if entry.packages is not None:
+        data["packages"] = dict(entry.packages)
+    if entry.accepted is not None:
+        data["accepted"] = _accepted(dict(entry.accepted))
+    return data
 
 
 def from_lock_dict(data: object, *, migrations: Mapping[int, Migration] | None = None) -> LockEntry:
@@ -63,7 +82,7 @@ def from_lock_dict(data: object, *, migrations: Mapping[int, Migration] | None =
     for key in _KEYS:
         if key not in data:
             raise ValueError(f"missing key '{key}'")
-    extra = sorted(str(k) for k in data if k not in _KEYS)
+    extra = sorted(str(k) for k in data if k not in _KEYS and k not in _OPTIONAL_KEYS)
     if extra:
         raise ValueError(f"unexpected key '{extra[0]}'")
     stage = data["stage"]
@@ -75,6 +94,8 @@ def from_lock_dict(data: object, *, migrations: Mapping[int, Migration] | None =
         params={k: _plain(v, f"params[{k!r}]") for k, v in _mapping(data["params"], "params")},
         deps=_hashes(data["deps"], "deps"),
         outs=_hashes(data["outs"], "outs"),
+        packages=_packages(data["packages"]) if "packages" in data else None,
+        accepted=_accepted(data["accepted"]) if "accepted" in data else None,
     )
 
 
@@ -172,6 +193,28 @@ def _code(value: object) -> dict[str, str]:
         if not isinstance(digest, str):
             raise ValueError(f"code[{name!r}] must be a string, got {_kind(digest)}")
     return code
+
+
+def _packages(value: object) -> dict[str, str]:
+    found = dict(_mapping(value, "packages"))
+    for name, version in found.items():
+        if not isinstance(version, str):
+            raise ValueError(f"packages[{name!r}] must be a string, got {_kind(version)}")
+    return found
+
+
+def _accepted(value: object) -> dict[str, Any]:
+    found = dict(_mapping(value, "accepted"))
+    if set(found) != _ACCEPTED_KEYS:
+        raise ValueError("accepted must have exactly the keys 'at', 'because' and 'previous'")
+    for key in ("at", "because"):
+        if not isinstance(found[key], str):
+            raise ValueError(f"accepted.{key} must be a string, got {_kind(found[key])}")
+    previous = {
+        k: _plain(v, f"accepted.previous[{k!r}]")
+        for k, v in _mapping(found["previous"], "accepted.previous")
+    }
+    return {"at": found["at"], "because": found["because"], "previous": previous}
 
 
 def _hashes(value: object, where: str) -> dict[str, FileHash]:

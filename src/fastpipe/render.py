@@ -55,11 +55,34 @@ def status_table(statuses: Sequence[StageStatus]) -> str:
 def explanation(status: StageStatus) -> str:
     """Every changed item of a stage, one per line, grouped by kind."""
     if not status.stale:
-        return f"{status.name} is fresh: code, params, deps and outputs match its lock"
+        return f"{status.name} is fresh: code, params, deps and outputs match its lock" + (
+            _accepted_line(status.accepted) if status.accepted else ""
+        )
     lines = [f"{status.name} is stale"]
     for reason in status.reasons:
         lines.append(f"  {reason.kind.value}:")
         lines.extend(f"    {line}" for line in _reason_lines(reason))
+    return "\n".join(lines) + (_accepted_line(status.accepted) if status.accepted else "")
+
+
+def _accepted_line(accepted: Any) -> str:
+    """How `explain` says that the lock was accepted rather than run."""
+    previous = ", ".join(sorted(accepted.get("previous", {}))) or "nothing"
+    return (
+        f"\n  accepted without running at {accepted.get('at')}: {accepted.get('because')}"
+        f" (changed then: {previous})"
+    )
+
+
+def accepted(done: Any) -> str:
+    """The lines of `fastpipe accept`: each stage, and what its lock now takes as true."""
+    lines = []
+    for item in done:
+        if item.reasons:
+            what = "; ".join(f"{r.kind.value}: {r.detail}" for r in item.reasons)
+            lines.append(f"accepted {item.name} ({what})")
+        else:
+            lines.append(f"{item.name} is fresh: nothing to accept")
     return "\n".join(lines)
 
 

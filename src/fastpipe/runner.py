@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 
-from fastpipe import graph, runhistory, runrecord
+from fastpipe import graph, iowatch, runhistory, runrecord, sourcestore
 from fastpipe.context import Context
 from fastpipe.devices import Device, DeviceError, DeviceSource, NvmlDevices
 from fastpipe.discovery import Project
@@ -55,6 +55,7 @@ class RunOptions:
     devices: DeviceSource | None = None  # where GPUs come from (default: NVML)
     dask_address: str | None = None  # the dask executor's scheduler (None: a LocalCluster)
     no_run_cache: bool = False  # never restore a stale stage from the run cache
+    strict_io: bool = False  # a stage that opens undeclared files fails (else: a warning)
 
 
 class _Run:
@@ -116,6 +117,15 @@ class _Run:
             return False
         if not all(self.store.objects.has(h.hash) for h in outs.values()):
             return False
+        from fastpipe.verify import is_nondeterministic
+
+        if is_nondeterministic(self.ctx.pipeline.project.layout, name):
+            self.ctx.listener(
+                WarningIssued(
+                    f"stage '{name}': restoring its outputs from the run cache, although "
+                    "`fastpipe verify` found them nondeterministic (--no-run-cache reruns it)"
+                )
+            )
         return self._restore(name, outs, "from run cache", self._entry(name, outs))
 
     def _restore(
@@ -157,6 +167,7 @@ class _Run:
             params=dict(self.ctx.params[name]),
             deps={p: h for p, h in deps.items() if h is not None},
             outs=dict(outs),
+            packages=self.ctx.packages(name),
         )
 
     def _task(self, name: str, env: Mapping[str, str]) -> StageTask:
@@ -207,8 +218,22 @@ class _Run:
         if missing:
             return _failed(result, f"stage '{name}' ran without its deps {', '.join(missing)}")
         ctx.cache.merge(result.stat_entries)
+        spec = ctx.spec(name)
+        found = iowatch.undeclared(
+            result.opened,
+            spec.deps,
+            spec.outputs,
+            ctx.manifest(name).files,
+            ctx.pipeline.project.config.io_ignore,
+        )
+        for message in found.messages(name):
+            ctx.listener(WarningIssued(message))
+        if found and self.options.strict_io:
+            return _failed(result, f"stage '{name}' opened undeclared files (--strict-io)")
         entry = self._entry(name, result.outputs)
         self.store.commit(entry)
+        manifest = ctx.manifest(name)
+        sourcestore.store(ctx.pipeline.project.layout, manifest.items, manifest.source)
         ctx.forget_lock(name)
         key = self._run_key(name, deps)
         if key is not None:

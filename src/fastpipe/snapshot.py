@@ -27,6 +27,7 @@ import xxhash
 
 from fastpipe.atomicfile import atomic_write
 from fastpipe.hashing import StatCache, hash_file, hash_path
+from fastpipe.packages import environment_state
 
 if TYPE_CHECKING:  # importwatch (datetime, random, ...) is not needed to check a snapshot
     from fastpipe.importwatch import ImportRecord
@@ -47,6 +48,7 @@ class StageEntry:
     params: Mapping[str, Any]
     code: Mapping[str, str]
     warnings: tuple[str, ...]
+    packages: Mapping[str, str] | None = None  # {distribution: version}; None: not tracked
 
 
 @dataclass(frozen=True)
@@ -61,15 +63,17 @@ class Snapshot:
 
 
 def environment_key(root: Path) -> str:
-    """fastpipe's own code, the interpreter and its import path: a snapshot taken under
-    others is never trusted."""
+    """fastpipe's own code, the interpreter, its import path and what is installed there (a
+    package upgrade changes the recorded versions): a snapshot taken under others is never
+    trusted."""
     package = Path(__file__).parent
     own = sorted(
         (str(p.relative_to(package)), p.stat().st_size, p.stat().st_mtime_ns)
         for p in package.rglob("*.py")
     )
     path = [p for p in sys.path if p and os.path.abspath(p) != str(root)]
-    facts = (VERSION, sys.version, sys.executable, path, own)
+    installed = environment_state(exclude=[str(root)])
+    facts = (VERSION, sys.version, sys.executable, path, own, installed)
     return xxhash.xxh3_128_hexdigest(json.dumps(facts).encode())
 
 
@@ -191,6 +195,7 @@ def save(path: Path, snapshot: Snapshot) -> None:
                 "params": dict(s.params),
                 "code": dict(s.code),
                 "warnings": list(s.warnings),
+                "packages": None if s.packages is None else dict(s.packages),
             }
             for name, s in snapshot.stages.items()
         },
@@ -215,6 +220,7 @@ def load(path: Path) -> Snapshot | None:
                 s["params"],
                 s["code"],
                 tuple(s["warnings"]),
+                s["packages"],
             )
             for name, s in data["stages"].items()
         }

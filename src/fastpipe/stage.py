@@ -77,6 +77,7 @@ class StageSpec:
     matrix: tuple[tuple[str, tuple[Any, ...]], ...] = ()  # key -> values, declaration order
     base: str | None = None  # a matrix variant: the declared stage's name (`train`)
     variant: tuple[tuple[str, Any], ...] = ()  # a matrix variant: its value of each key
+    track_packages: bool = True  # record the versions of the distributions its code reaches
 
     @property
     def outputs(self) -> tuple[str, ...]:
@@ -106,6 +107,7 @@ def stage(
     retries: int = 0,
     fingerprint: Iterable[object] = (),
     matrix: Mapping[str, Sequence[Any]] | None = None,
+    track_packages: bool = True,
 ) -> Callable[[F], F]:
     """Declare a pipeline stage; returns the function unchanged but for an attached spec.
 
@@ -118,6 +120,8 @@ def stage(
     `fingerprint` is the escape hatch for code the automatic fingerprint cannot see: callables,
     classes, modules or values are fingerprinted as if the stage referenced them, and strings
     are project paths (files or directories) whose content joins the fingerprint.
+    `track_packages=False`: an upgrade of an installed package its code uses does not make
+    it stale (by default the version of each such distribution is recorded in its lock).
     """
 
     def decorate(func: F) -> F:
@@ -153,6 +157,7 @@ def stage(
             cached=tuple(e.path for e in entries if e.cached),
             plot_specs=tuple(e.plot for e in plot_entries if e.plot is not None),
             matrix=declared,
+            track_packages=_bool(track_packages, "track_packages", where),
         )
         if declared:
             strings = [f for f in spec.fingerprint if isinstance(f, str)]

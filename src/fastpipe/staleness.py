@@ -66,6 +66,7 @@ class StageStatus:
     name: str
     reasons: tuple[Reason, ...]
     restore: bool = False  # stale only for missing outs the cache holds
+    accepted: Mapping[str, Any] | None = None  # its lock was written by `fastpipe accept`
 
     @property
     def action(self) -> Action:
@@ -83,7 +84,10 @@ class StageStatus:
 
     def to_json(self, *, full: bool = False) -> dict[str, Any]:
         reasons = [r.to_json(full=full) for r in self.reasons]
-        data = {"name": self.name, "status": self.status.value, "reasons": reasons}
+        data: dict[str, Any] = {"name": self.name, "status": self.status.value}
+        data["reasons"] = reasons
+        if self.accepted is not None:
+            data["accepted"] = dict(self.accepted)
         # `status --json` entries say what run would do; explain's object (full) does not
         return data if full else {**data, "action": self.action.value}
 
@@ -96,6 +100,7 @@ class Observed:
     params: Mapping[str, Any]
     deps: Mapping[str, FileHash | None]
     outs: Mapping[str, FileHash | None]
+    packages: Mapping[str, str] | None = None  # {distribution: version}; None: not tracked
 
 
 UNFINISHED = "its last run did not finish (it failed or was interrupted)"
@@ -136,7 +141,8 @@ def upstream_reason(stages: Iterable[str]) -> Reason | None:
 
 
 def _code_reason(entry: LockEntry, now: Observed) -> Reason | None:
-    old, new = entry.code, now.code
+    old: dict[str, str | None] = dict(entry.code)
+    new: dict[str, str | None] = dict(now.code)
     changes: list[tuple[str, str]] = []
     for key in sorted(set(old) | set(new)):
         if key not in old:
@@ -145,6 +151,15 @@ def _code_reason(entry: LockEntry, now: Observed) -> Reason | None:
             changes.append((key, "removed"))
         elif old[key] != new[key]:
             changes.append((key, "changed"))
+    # A package upgrade is a code change: `package pandas 2.2.1 -> 2.3.0`. Unknown on either
+    # side (a lock older than package tracking, or tracking off) is no change.
+    if entry.packages is not None and now.packages is not None:
+        for dist in sorted(set(entry.packages) | set(now.packages)):
+            was, now_version = entry.packages.get(dist), now.packages.get(dist)
+            if was != now_version:
+                key = f"package {dist}"
+                old[key], new[key] = was, now_version
+                changes.append((key, f"{was or '(none)'} -> {now_version or '(none)'}"))
     if not changes:
         return None
     items = tuple(k for k, _ in changes)
@@ -235,5 +250,6 @@ def statuses(
         restore = bool(reasons) and restorable(lock, reasons)
         if reasons and not restore:
             will_run.add(name)
-        found.append(StageStatus(name, tuple(reasons), restore))
+        accepted = lock.entry.accepted if lock.entry is not None else None
+        found.append(StageStatus(name, tuple(reasons), restore, accepted))
     return found

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from fastpipe import devices
+from fastpipe import devices, iowatch
 from fastpipe.hashing import FileHash, StatCache, StatEntry, hash_path, hash_tree_files
 
 _THIS_FILE = os.path.abspath(__file__)
@@ -66,6 +66,7 @@ class StageResult:
     started_at: float = 0.0  # time.time() when the stage function was called
     peak_gpu_memory: int | None = None  # bytes, sampled with NVML for stages given GPUs
     peak_rss: int | None = None  # bytes: this process and its waited-for children, at the end
+    opened: tuple[tuple[str, bool], ...] = ()  # (root-relative path, written), see iowatch
 
 
 def run_stage(task: StageTask) -> StageResult:
@@ -87,7 +88,8 @@ def run_stage(task: StageTask) -> StageResult:
     started_at = time.time()
     sampler = GpuSampler.start(task.env.get("CUDA_VISIBLE_DEVICES"))
     try:
-        error = call_stage(func, task)
+        with iowatch.watch(task.root) as opened:
+            error = call_stage(func, task)
     except OSError as exc:  # the log could not be opened, or the like: fastpipe's side
         return failed(f"stage '{task.name}': cannot capture its output: {exc}")
     finally:
@@ -112,8 +114,9 @@ def run_stage(task: StageTask) -> StageResult:
         hashes[out] = found
     duration = time.perf_counter() - start
     return StageResult(
-        task.name, True, hashes, cache.new_entries(), duration, None, started_at, peak, peak_rss()
-    )
+        task.name, True, hashes, cache.new_entries(), duration, None, started_at, peak,
+        peak_rss(), tuple(opened),
+    )  # fmt: skip
 
 
 def peak_rss() -> int | None:

@@ -110,7 +110,14 @@ OUTPUTS = (
     "report.txt",
     "summary.txt",
 )
-BASE_FILES = {"pipeline.py": PIPELINE, "helpers.py": HELPERS, "data/raw.txt": RAW}
+# Every stage appends to runs.log (a test's record of what ran), which no stage declares.
+PYPROJECT = '[tool.fastpipe]\nio_ignore = ["runs.log"]\n'
+BASE_FILES = {
+    "pipeline.py": PIPELINE,
+    "helpers.py": HELPERS,
+    "data/raw.txt": RAW,
+    "pyproject.toml": PYPROJECT,
+}
 
 
 class Result(NamedTuple):
@@ -176,7 +183,8 @@ def check_status_json(text: str) -> dict[str, dict[str, Any]]:
     assert isinstance(data, dict) and set(data) == {"stages"}, data
     stages: dict[str, dict[str, Any]] = {}
     for entry in data["stages"]:
-        assert set(entry) == {"name", "status", "reasons", "action"}, entry
+        # `accepted`: only on a stage whose lock `fastpipe accept` wrote
+        assert set(entry) - {"accepted"} == {"name", "status", "reasons", "action"}, entry
         assert entry["status"] in ("fresh", "stale"), entry
         assert entry["action"] in (("none",) if entry["status"] == "fresh" else ("run", "restore"))
         assert (entry["status"] == "stale") == bool(entry["reasons"]), entry

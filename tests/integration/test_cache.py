@@ -128,7 +128,7 @@ def test_a_lock_with_a_malformed_hash_is_stale_not_a_crash(project: Project) -> 
 
 
 def test_hardlink_mode_leaves_read_only_workspace_files(project: Project) -> None:
-    project.append("pyproject.toml", '\n[tool.fastpipe]\ncache_link = "hardlink"\n')
+    project.append("pyproject.toml", 'cache_link = "hardlink"\n')  # into its [tool.fastpipe]
     project.ok("run", "--force", "report")
     report = project.path("report.txt")
     assert not os.stat(report).st_mode & 0o222

@@ -137,7 +137,9 @@ def test_cycle_message_shows_the_cycle(make_project: MakeProject) -> None:
 
 def test_lock_of_a_newer_schema(project: Project) -> None:
     path = project.lock_path("train")
-    path.write_text(path.read_text().replace("schema: 1\n", "schema: 999\n"))
+    text = path.read_text()
+    assert "schema: 2\n" in text, text
+    path.write_text(text.replace("schema: 2\n", "schema: 999\n"))
 
     result = project.run("status")
 

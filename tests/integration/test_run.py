@@ -34,7 +34,8 @@ def test_first_run_writes_outputs_and_locks(new_project: Project) -> None:
 def test_lock_contents(project: Project) -> None:
     lock = project.lock("train")
 
-    assert set(lock) == {"schema", "stage", "code", "params", "deps", "outs"}
+    assert set(lock) == {"schema", "stage", "code", "params", "deps", "outs", "packages"}
+    assert lock["packages"] == {}  # the standard library is never recorded
     assert type(lock["schema"]) is int
     assert lock["stage"] == "train"
     assert "pipeline.train" in lock["code"]

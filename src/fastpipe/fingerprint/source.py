@@ -246,6 +246,17 @@ class Analysis:
     imports: tuple[ast.Import | ast.ImportFrom, ...]
     calls: tuple[ast.Call, ...]
     stores: tuple[ast.Subscript, ...]  # subscript assignments and deletions
+    node: ast.AST | None = dataclasses.field(default=None, compare=False)  # what was analyzed
+
+    def readable(self) -> str | None:
+        """The definition as normalized source (`ast.unparse`: comments and layout gone), for
+        diffs of what changed; None when it cannot be unparsed."""
+        if self.node is None:
+            return None
+        try:
+            return ast.unparse(self.node)
+        except (ValueError, TypeError, AttributeError, RecursionError):
+            return None
 
 
 def analyze(node: ast.AST) -> Analysis:
@@ -253,7 +264,9 @@ def analyze(node: ast.AST) -> Analysis:
     parts: list[str] = []
     found = _Found([], [], [])
     _dump(node, parts, found)
-    return Analysis("".join(parts), tuple(found.imports), tuple(found.calls), tuple(found.stores))
+    return Analysis(
+        "".join(parts), tuple(found.imports), tuple(found.calls), tuple(found.stores), node
+    )
 
 
 @dataclass

@@ -19,7 +19,7 @@ import os
 import sys
 import types
 from collections.abc import Callable, Hashable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +55,15 @@ class Manifest:
     files: tuple[str, ...]  # project source files (and escape-hatch files) reached, relative
     warnings: tuple[str, ...]  # constructs that could not be fingerprinted safely
     libraries: tuple[str, ...] = ()  # library objects reached, by the name used (`numpy.load`)
+    # item -> its analyzed definition (functions, classes, stages), for `source`
+    definitions: Mapping[str, source.Analysis] = field(
+        default_factory=dict[str, source.Analysis], compare=False, repr=False
+    )
+
+    def source(self, item: str) -> str | None:
+        """The normalized source of a function, class or stage item (None: not a definition)."""
+        found = self.definitions.get(item)
+        return found.readable() if found is not None else None
 
 
 @dataclass(frozen=True)
@@ -65,6 +74,7 @@ class _Node:
     file: str | None = None
     warnings: tuple[str, ...] = ()
     library: bool = False  # a library object, recorded by name
+    analysis: source.Analysis | None = None  # the definition hashed, for its readable source
     prefixed: bool = True  # warnings start with the node's key
 
 
@@ -115,6 +125,7 @@ class Fingerprinter:
         files: set[str] = set()
         warnings: list[str] = []
         libraries: set[str] = set()
+        definitions: dict[str, source.Analysis] = {}
         seen: set[Hashable] = {("root", id(func)), skip}
         queue = [root]
         while queue:
@@ -124,16 +135,20 @@ class Fingerprinter:
                 files.add(node.file)
             if node.library:
                 libraries.add(node.key)
+            if node.analysis is not None:
+                definitions[node.key] = node.analysis
             warnings.extend(f"{node.key}: {w}" if node.prefixed else w for w in node.warnings)
             for child in node.children:
                 if child not in seen:
                     seen.add(child)
                     queue.append(self._node(child))
+        final = names.disambiguate(items)
         return Manifest(
-            names.disambiguate(items),
+            final,
             tuple(sorted(files)),
             tuple(sorted(set(warnings))),
             tuple(sorted(libraries)),
+            {k: a for k, a in definitions.items() if k in final},
         )
 
     # ---------------------------------------------------------------- classification
@@ -328,7 +343,7 @@ class Fingerprinter:
         digest = names.digest("stage", text, sorted(bindings), closure)
         file = self._project.relpath(inner.__code__.co_filename)
         warnings = self._code_warnings(analysis, heads, out)
-        return _Node(key, digest, tuple(out.children), file, warnings)
+        return _Node(key, digest, tuple(out.children), file, warnings, analysis=analysis)
 
     def _stage_analysis(
         self, func: types.FunctionType, node: ast.AST | None
@@ -375,7 +390,8 @@ class Fingerprinter:
         digest = names.digest("function", text, sorted(bindings), instance)
         file = self._project.relpath(func.__code__.co_filename)
         warnings = self._code_warnings(analysis, heads, out)
-        return _Node(names.function_key(func), digest, tuple(out.children), file, warnings)
+        key = names.function_key(func)
+        return _Node(key, digest, tuple(out.children), file, warnings, analysis=analysis)
 
     def _instance(self, func: types.FunctionType, out: _Collector) -> list[str]:
         """What differs between function objects made from one definition."""
@@ -536,6 +552,7 @@ class Fingerprinter:
         )
         key = f"{cls.__module__}.{cls.__qualname__}"
         hazards: list[str] = []
+        analysis: source.Analysis | None = None
         fields = names.namedtuple_fields(cls)
         if node is None and fields is not None:  # collections.namedtuple("P", "x y")
             defaults = self._token(getattr(cls, "_field_defaults", {}), out, "a field default")
@@ -545,12 +562,13 @@ class Fingerprinter:
             text, bindings = "<no source>", []
         else:
             shell, bindings = self._class_shell(node, vars(module) if module else {}, out)
-            text, hazards = shell.text, source.hazards(shell, set())
+            text, hazards, analysis = shell.text, source.hazards(shell, set()), shell
         attrs = self._class_attributes(cls, out)
         bases = [self._ref(b, out) for b in cls.__bases__ if b is not object]
         digest = names.digest("class", text, sorted(bindings), attrs, bases)
         warnings = tuple(out.warnings) + tuple(hazards)
-        return _Node(key, digest, tuple(out.children), self._project.relpath(filename), warnings)
+        file = self._project.relpath(filename)
+        return _Node(key, digest, tuple(out.children), file, warnings, analysis=analysis)
 
     def _class_shell(
         self, node: ast.ClassDef, namespace: Mapping[str, Any], out: _Collector
