@@ -444,6 +444,7 @@ def test_ctrl_c_cancels_remote_stages_and_exits_promptly(client: Any, tmp_path: 
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_sigint_as_a_terminal_sends_it,
         env=command_env(),
     )
     try:
@@ -482,3 +483,10 @@ def test_a_stage_that_keeps_killing_workers_fails_and_does_not_hang(
     result = pool.submit(worker_task(project, "kill_worker_always")).result(timeout=60)
     assert not result.ok and result.error is not None
     assert "stage 'kill_worker_always': the Dask workers running it died" in result.error
+
+
+def _sigint_as_a_terminal_sends_it() -> None:
+    """In the child, before exec: SIGINT handled by default, whatever the runner's disposition
+    (a test runner started in the background ignores it, and Python then never raises
+    KeyboardInterrupt)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

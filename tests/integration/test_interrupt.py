@@ -53,6 +53,7 @@ def test_ctrl_c_stops_the_run_within_two_seconds(tmp_path: Path, executor: str) 
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_sigint_as_a_terminal_sends_it,
     )
     deadline = time.monotonic() + 30
     while not (tmp_path / "child.pid").exists() and time.monotonic() < deadline:
@@ -73,3 +74,10 @@ def test_ctrl_c_stops_the_run_within_two_seconds(tmp_path: Path, executor: str) 
     while alive(grandchild) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not alive(grandchild), "the stage's child process outlived Ctrl-C"
+
+
+def _sigint_as_a_terminal_sends_it() -> None:
+    """In the child, before exec: SIGINT handled by default, whatever the runner's disposition
+    (a test runner started in the background ignores it, and Python then never raises
+    KeyboardInterrupt)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
