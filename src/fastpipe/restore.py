@@ -57,6 +57,9 @@ class Restorer:
         if files is None:
             if not self.store.path(digest).is_file():
                 raise FileNotFoundError(str(self.store.path(digest)))
+            if not dest.parent.is_dir():  # a fresh clone has no ignored folders (data/, say)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                safepath.inside(self.root, relpath, f"out '{relpath}'")
             self._file(relpath, dest, digest, executable=False, done=done)
         else:
             self._tree(relpath, dest, files, done)

@@ -132,3 +132,43 @@ def test_api_checkout(project: Project) -> None:
     project.path("model.txt").unlink()
     report = fastpipe.checkout(root=project.root)
     assert report.ok and report.restored == ("model.txt",)
+
+
+def test_checkout_recreates_a_missing_parent_folder(project: Project) -> None:
+    """A fresh clone lacks git-ignored folders: checkout (and pull) must create them."""
+    import shutil
+
+    clean = project.path("data/clean.txt").read_bytes()
+    features = project.path("data/features.txt").read_bytes()
+    shutil.rmtree(project.path("data"))
+    project.clear_runs()
+    result = project.ok("checkout", "--json")
+    assert set(json.loads(result.out)["restored"]) >= {"data/clean.txt", "data/features.txt"}
+    assert project.path("data/clean.txt").read_bytes() == clean
+    assert project.path("data/features.txt").read_bytes() == features
+    assert project.runs() == []
+
+
+NESTED_PIPELINE = """\
+from pathlib import Path
+
+from fastpipe import stage
+
+
+@stage(outs=["out/deep/x.txt"])
+def make() -> None:
+    Path("runs.log").open("a").write("make\\n")
+    Path("out/deep/x.txt").write_text("x\\n")
+"""
+
+
+def test_run_restores_outs_whose_folder_was_deleted(make_project: MakeProject) -> None:
+    import shutil
+
+    project = make_project({"pipeline.py": NESTED_PIPELINE})
+    project.ok("run")
+    shutil.rmtree(project.path("out"))
+    project.clear_runs()
+    assert "restored" in project.ok("run").out
+    assert project.path("out/deep/x.txt").read_text() == "x\n"
+    assert project.runs() == []
