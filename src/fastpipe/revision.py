@@ -162,11 +162,29 @@ def open_at(root: Path, path: str, rev: str | None) -> BinaryIO:
         raise FastpipeError(f"'{path}' is a directory out; open a file inside it, or use get")
     obj = store.path(found.digest)
     if not obj.is_file():
+        _from_remote(project, store, found.digest)
+    if not obj.is_file():
         raise _missing(found.stage, path, found.digest)
     if hash_file(obj) != found.digest:
         store.remove(found.digest)
         raise CacheError(f"cache object {found.digest} ({obj}) is corrupt: removed it")
     return open(obj, "rb")
+
+
+def _from_remote(project: discovery.Project, store: ObjectStore, digest: str) -> None:
+    """Fetch an object the cache lacks (and, for a directory, the files it lists) from the
+    remote in use, when the project has one: `get --rev` falls back to the default remote."""
+    if project.config.remotes is None and not os.environ.get("FASTPIPE_REMOTE"):
+        return
+    from fastpipe import objectkeys, sync
+
+    sync.fetch_objects(project, [objectkeys.file_key(digest)])
+    try:
+        files = store.tree(digest)
+    except (FileNotFoundError, CorruptObjectError):
+        return
+    if files:
+        sync.fetch_objects(project, [objectkeys.file_key(f.hash) for f in files])
 
 
 def get(root: Path, path: str, rev: str, out: Path | None, *, force: bool, cwd: Path) -> GetResult:
@@ -180,6 +198,8 @@ def get(root: Path, path: str, rev: str, out: Path | None, *, force: bool, cwd: 
     if found.git_bytes is not None:
         _write_file(target, found.git_bytes)
         return GetResult(found.path, rev, target, "git")
+    if not store.has(found.digest):
+        _from_remote(project, store, found.digest)
     if not store.has(found.digest):
         raise _missing(found.stage, found.path, found.digest)
     if os.path.isdir(target) and not os.path.islink(target) and not found.is_dir:

@@ -280,3 +280,19 @@ def test_names_on_the_remote_that_are_not_objects_are_ignored_with_a_warning(
         "(1 in all, e.g. 'runs/ab/not-an-object'); ignored"
     ) in result.err_lines
     assert not (shared.root / ".fastpipe" / "cache" / "runs" / "ab").exists()
+
+
+def test_get_rev_in_a_fresh_clone_falls_back_to_the_default_remote(
+    shared: Project, tmp_path: Path
+) -> None:
+    commit_all(shared.root)
+    shared.ok("push")
+    clone = tmp_path / "clone"
+    git("clone", "-q", str(shared.root), str(clone), cwd=tmp_path)
+    other = Project(clone)
+    assert not (clone / ".fastpipe" / "cache" / "files").exists()
+    target = tmp_path / "model-at-head.txt"
+    result = other.ok("get", "model.txt", "--rev", "HEAD", "-o", str(target))
+    assert target.read_bytes() == (shared.root / "model.txt").read_bytes()
+    assert "from cache" in result.out
+    assert other.runs() == []
