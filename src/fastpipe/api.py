@@ -454,7 +454,7 @@ def init(*, root: Root = None) -> InitResult:
     return InitResult(where, tuple(created))
 
 
-# ---------------------------------------------------------------- the DVC bridge (SPEC 10)
+# ---------------------------------------------------------------- the DVC bridge (docs/dvc.md)
 
 
 def export(

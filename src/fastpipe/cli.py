@@ -549,7 +549,7 @@ def verify(
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
-    """Run the CLI and exit with SPEC 6's codes; errors are one `fastpipe: error:` line."""
+    """Run the CLI; exit with the codes docs/guide.md lists, errors as one `fastpipe: error:`."""
     sys.exit(_run(argv))
 
 

@@ -15,7 +15,7 @@ _DETAIL_ITEMS = 3  # items named in a one-line detail before "and N more"
 
 
 class ReasonKind(enum.StrEnum):
-    """Why a stage is stale (SPEC 3); the values are what JSON output shows."""
+    """Why a stage is stale (docs/guide.md); the values are what JSON output shows."""
 
     NEVER_RUN = "never_run"
     CODE = "code"
@@ -50,7 +50,7 @@ class Reason:
     changes: Mapping[str, str] = field(default_factory=dict[str, str])  # item -> what happened
 
     def to_json(self, *, full: bool = False) -> dict[str, Any]:
-        """The SPEC 6 reason object; `full` adds old/new (for `explain`)."""
+        """The reason object of `status --json`; `full` adds old/new (for `explain`)."""
         data: dict[str, Any] = {"kind": self.kind.value, "items": list(self.items)}
         data["detail"] = self.detail
         if full and self.kind in (ReasonKind.PARAMS, ReasonKind.CODE):

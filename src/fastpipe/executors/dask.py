@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from fastpipe.executors import ExecutorSettings
 
 INSTALL_HINT = "pip install 'fastpipe[dask]'"
-CONNECT_TIMEOUT_S = 10.0  # SPEC 11: an unreachable scheduler is an error within 30 s
+CONNECT_TIMEOUT_S = 10.0  # an unreachable scheduler is an error within 30 s (docs/distributed.md)
 WORKERS_TIMEOUT_S = 10.0  # how long a scheduler without workers gets to find one
 CLOSE_TIMEOUT_S = 5.0
 
