@@ -64,14 +64,11 @@ def stage_locks(root: Path, targets: Sequence[str]) -> list[LockEntry]:
         if name not in known:
             raise UnknownStageError(name, known)
     entries: list[LockEntry] = []
-    for name in targets or known:
+    for name in dict.fromkeys(targets) or known:
         entry = read_stage_lock(layout, name).entry
         if entry is None:
             continue
-        for path, found in entry.outs.items():
-            where = f"lock of stage '{name}'"
-            safepath.check_relpath(path, where)
-            safepath.check_hash(found.hash, f"{where}, out '{path}'")
+        safepath.check_outs(entry.outs, f"lock of stage '{name}'")
         entries.append(entry)
     return entries
 

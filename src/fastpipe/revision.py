@@ -63,10 +63,7 @@ def locks_at(git: GitObjects, rev: str) -> list[LockEntry]:
         entry = lock_from_bytes(Path(lock_path), data).entry
         if entry is None:
             continue
-        for out, h in entry.outs.items():
-            where = f"lock of stage '{entry.stage}' at {rev}"
-            safepath.check_relpath(out, where)
-            safepath.check_hash(h.hash, f"{where}, out '{out}'")
+        safepath.check_outs(entry.outs, f"lock of stage '{entry.stage}' at {rev}")
         found.append(entry)
     return found
 

@@ -8,9 +8,11 @@ hash must be 32 lowercase hex digits, or the command stops with a one-line error
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 
 from fastpipe.errors import UnsafeInputError
+from fastpipe.hashing import FileHash
 
 _HEX = frozenset("0123456789abcdef")
 
@@ -55,3 +57,10 @@ def inside(root: Path, relpath: str, where: str) -> Path:
     if real != real_root and not real.startswith(real_root + os.sep):
         raise UnsafeInputError(f"{where}: path '{relpath}' leads outside the project root")
     return target
+
+
+def check_outs(outs: Mapping[str, FileHash], where: str) -> None:
+    """Refuse a lock whose outs name a path leaving the root or a hash that is not 32 hex."""
+    for path, found in outs.items():
+        check_relpath(path, where)
+        check_hash(found.hash, f"{where}, out '{path}'")

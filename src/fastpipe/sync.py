@@ -13,10 +13,9 @@ from pathlib import Path
 
 from fastpipe import objectkeys, transfer
 from fastpipe.discovery import Project
-from fastpipe.errors import UnknownStageError
 from fastpipe.hashing import StatCache, hash_path
 from fastpipe.layout import Layout
-from fastpipe.lockfile import LockEntry, read_lock
+from fastpipe.lockfile import LockEntry
 from fastpipe.objects import CorruptObjectError, ObjectStore
 from fastpipe.remotes import Remote, open_remote, select
 from fastpipe.transfer import TransferResult
@@ -52,18 +51,11 @@ def cache_dir(root: Path) -> Path:
 
 
 def selected_locks(root: Path, stages: Sequence[str]) -> dict[str, LockEntry]:
-    """The locks of `stages` (default: every stage with a lock), by stage name."""
-    folder = Layout(root).stages
-    known = sorted(p.stem for p in folder.glob("*.lock")) if folder.is_dir() else []
-    names = list(dict.fromkeys(stages)) or known
-    locks: dict[str, LockEntry] = {}
-    for name in names:
-        if name not in known:
-            raise UnknownStageError(name, known)
-        entry = read_lock(Layout(root).lock_path(name)).entry
-        if entry is not None:
-            locks[name] = entry
-    return locks
+    """The locks of `stages` (default: every stage with a lock), by stage name, their paths and
+    hashes checked as checkout checks them (a lock is untrusted input)."""
+    from fastpipe.checkout import stage_locks
+
+    return {entry.stage: entry for entry in stage_locks(root, stages)}
 
 
 def out_hashes(locks: dict[str, LockEntry], cached: Cached | None) -> dict[tuple[str, str], str]:

@@ -296,3 +296,13 @@ def test_get_rev_in_a_fresh_clone_falls_back_to_the_default_remote(
     assert target.read_bytes() == (shared.root / "model.txt").read_bytes()
     assert "from cache" in result.out
     assert other.runs() == []
+
+
+def test_a_lock_naming_a_path_outside_the_root_is_refused_by_pull(shared: Project) -> None:
+    lock = shared.path(".fastpipe/stages/report.lock")
+    lock.write_text(lock.read_text().replace("report.txt:", "../escape.txt:"))
+    result = shared.run("pull")
+    assert result.code == 2
+    assert result.err_lines[-1].startswith(ERROR_PREFIX), result.err
+    assert "../escape.txt" in result.err_lines[-1]
+    assert not (shared.root.parent / "escape.txt").exists()
