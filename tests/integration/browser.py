@@ -31,7 +31,8 @@ def require_chromium() -> Path:
 
 
 class RecordingProxy:
-    """A TCP server on 127.0.0.1 that records the first line of every request it gets."""
+    """A TCP server on 127.0.0.1 that records the first line of every request it gets (a
+    connection that sends nothing, such as a preconnect, asks for nothing)."""
 
     def __init__(self) -> None:
         self.seen: list[str] = []
@@ -40,7 +41,9 @@ class RecordingProxy:
         class Handler(socketserver.StreamRequestHandler):
             def handle(self) -> None:
                 line = self.rfile.readline(4096).decode("latin-1").strip()
-                seen.append(line or "(a connection without a request line)")
+                if not line:  # Chromium preconnects to its proxy: a socket that asks nothing
+                    return
+                seen.append(line)
                 self.wfile.write(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
 
         self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
