@@ -12,8 +12,6 @@ import sys
 import types
 from typing import TYPE_CHECKING, Any
 
-from fastpipe.stage import Out, Plot, StageSpec, stage
-
 __all__ = [
     "AcceptError",
     "CacheError",
@@ -86,6 +84,7 @@ _API = (
 _HOMES: dict[str, str] = {
     **dict.fromkeys(_ERRORS, "fastpipe.errors"),
     **dict.fromkeys(_API, "fastpipe.api"),
+    **dict.fromkeys(("Out", "Plot", "StageSpec", "stage"), "fastpipe.stage"),
     "Outcome": "fastpipe.results",
     "RunResult": "fastpipe.results",
     "StageRun": "fastpipe.results",
@@ -146,6 +145,7 @@ if TYPE_CHECKING:
     from fastpipe.export.dvcyaml import ExportResult
     from fastpipe.export.validate import ValidationReport
     from fastpipe.results import Outcome, RunResult, StageRun
+    from fastpipe.stage import Out, Plot, StageSpec, stage
     from fastpipe.staleness import Freshness, Reason, ReasonKind, StageStatus
     from fastpipe.worker import StageResult
 

@@ -1,5 +1,5 @@
 """`python -m fastpipe`."""
 
-from fastpipe.cli import main
+from fastpipe.entry import main
 
 main()

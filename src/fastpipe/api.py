@@ -17,12 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from fastpipe import discovery, fastpath, projectlock
+from fastpipe import discovery, fastpath, freshcert, projectlock
 from fastpipe.errors import ExecutorError, FastpipeError, FastpipeWarning, ProjectError
 from fastpipe.events import Event, Listener, StageSkipped, Waiting, WarningIssued
 from fastpipe.layout import Layout
 from fastpipe.results import Outcome, RunResult, StageRun
-from fastpipe.stage import StageSpec
 from fastpipe.staleness import StageStatus
 
 # The fast path (a no-op `run`, `status`) must not pay for networkx, the fingerprinting
@@ -44,6 +43,7 @@ if TYPE_CHECKING:
     from fastpipe.runhistory import RunRecord
     from fastpipe.runner import RunOptions
     from fastpipe.sourcestore import SourceDiff
+    from fastpipe.stage import StageSpec
     from fastpipe.verify import Verified
     from fastpipe.watch import Cycle
     from fastpipe.worker import StageResult
@@ -299,6 +299,7 @@ def _nothing_to_run(
     When it is not, the full load reports the same warnings (code, locks): the fast path's
     are dropped, so that each is printed once.
     """
+    started_ns = time.time_ns()
     held = _Held(notify)
     view = fastpath.open_view(project, held)
     if view is None:
@@ -308,6 +309,8 @@ def _nothing_to_run(
     view.save()
     if any(s.stale for s in found):
         return None
+    if not targets and not downstream:
+        freshcert.remember(view, found, started_ns)
     held.release()
     for name in selection:
         notify(StageSkipped(name))
@@ -346,14 +349,17 @@ def status(
     listener: Listener | None = None,
 ) -> StatusReport:
     """Whether each selected stage (default: all) is fresh or stale, and why."""
+    started_ns = time.time_ns()
     notify = listener or _warn
     targets = _targets(targets)
     project = discovery.load_project(_start(root))
     view = fastpath.open_view(project, notify)
     if view is not None:
-        report = StatusReport(tuple(view.statuses(view.select(targets, downstream=downstream))))
+        found = view.statuses(view.select(targets, downstream=downstream))
         view.save()
-        return report
+        if not targets and not downstream:
+            freshcert.remember(view, found, started_ns)
+        return StatusReport(tuple(found))
     ctx = _context(project.root, notify)
     report = StatusReport(tuple(ctx.statuses(ctx.select(targets, downstream=downstream))))
     fastpath.remember(ctx)

@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import json
 import sys
-import traceback
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from typer._click import exceptions as click_exceptions
 
-from fastpipe.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, FastpipeError
+from fastpipe.entry import Globals, fail, guarded, run_command, status_command
+from fastpipe.entry import printer as _printer
+from fastpipe.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 
 if TYPE_CHECKING:
-    from fastpipe.events import Event, Listener
     from fastpipe.stage import StageSpec
     from fastpipe.watch import Cycle
 
@@ -34,14 +33,6 @@ app = typer.Typer(
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-
-
-@dataclass(frozen=True)
-class Globals:
-    """Options given before the command: where the project is, how much to say."""
-
-    directory: Path
-    verbose: bool
 
 
 # ---------------------------------------------------------------------------- options
@@ -73,17 +64,6 @@ def _globals(ctx: typer.Context) -> Globals:
     found = ctx.find_object(Globals)
     assert found is not None, "the app callback sets Globals"
     return found
-
-
-def _printer(verbose: bool) -> Listener:
-    from fastpipe.render import event_line
-
-    def listener(event: Event) -> None:
-        line = event_line(event, verbose=verbose)
-        if line is not None:
-            print(line, file=sys.stderr, flush=True)
-
-    return listener
 
 
 # ---------------------------------------------------------------------------- commands
@@ -174,9 +154,6 @@ def run(
     ] = False,
 ) -> int:
     """Run the stale stages among STAGEs (default: all) and their upstream stages."""
-    from fastpipe import api, render
-    from fastpipe.progress import make_progress
-
     g = _globals(ctx)
     if watch:
         if force or dry_run or set_ or as_json:
@@ -184,44 +161,25 @@ def run(
                 "cannot be combined with --force, --dry-run, --set or --json", param_hint="--watch"
             )
         return _run_watch(g, stages or (), jobs, executor, dask_address, keep_going, downstream)
-    mode = "json" if as_json else "plain" if quiet else "auto"
-    progress = make_progress(mode, verbose=g.verbose)
-    try:
-        result = api.run(
-            stages or (),
-            root=g.directory,
-            force=force,
-            dry_run=dry_run,
-            jobs=jobs,
-            executor=executor,
-            keep_going=keep_going,
-            params=_set_params(set_ or ()),
-            downstream=downstream,
-            wait=not no_wait,
-            resources=_resources(resources or ()),
-            listener=progress,
-            dask_address=dask_address,
-            no_run_cache=no_run_cache,
-            strict_io=strict_io,
-        )
-    finally:
-        progress.close()
-    if as_json:
-        stages_json = [
-            {
-                "name": s.name,
-                "outcome": s.outcome.value,
-                **({"detail": s.detail} if s.detail else {}),
-            }
-            for s in result.stages
-        ]
-        print(json.dumps({"event": "result", "ok": result.ok, "stages": stages_json}))
-    else:
-        print(render.dry_run(result) if dry_run else render.run_summary(result))
-    if report is not None and not dry_run:
-        written = api.report(result.run_id or None, root=g.directory, output=report)
-        print(f"report: {written}", file=sys.stderr)
-    return EXIT_OK if result.ok else EXIT_FAILED
+    return run_command(
+        g,
+        stages or (),
+        quiet=quiet,
+        as_json=as_json,
+        dry_run=dry_run,
+        report=report,
+        force=force,
+        jobs=jobs,
+        executor=executor,
+        keep_going=keep_going,
+        params=_set_params(set_ or ()),
+        downstream=downstream,
+        wait=not no_wait,
+        resources=_resources(resources or ()),
+        dask_address=dask_address,
+        no_run_cache=no_run_cache,
+        strict_io=strict_io,
+    )
 
 
 def _set_params(items: Sequence[str]) -> dict[str, object]:
@@ -259,17 +217,9 @@ def status(
     downstream: Downstream = False,
 ) -> int:
     """Show whether each stage is fresh or stale, and why."""
-    from fastpipe import api, render
-
-    g = _globals(ctx)
-    report = api.status(
-        stages or (), root=g.directory, downstream=downstream, listener=_printer(g.verbose)
+    return status_command(
+        _globals(ctx), stages or (), as_json=as_json, check=check, downstream=downstream
     )
-    if as_json:
-        print(json.dumps({"stages": [s.to_json() for s in report.stages]}))
-    else:
-        print(render.status_table(report.stages))
-    return EXIT_FAILED if check and report.stale else EXIT_OK
 
 
 @app.command()
@@ -549,7 +499,7 @@ def verify(
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
-    """Run the CLI; exit with the codes docs/guide.md lists, errors as one `fastpipe: error:`."""
+    """Parse with typer and run (fastpipe.entry.main sends here what it does not parse)."""
     sys.exit(_run(argv))
 
 
@@ -559,33 +509,17 @@ def _run(argv: Sequence[str] | None) -> int:
     verbose = "--verbose" in args or "-v" in args
     if verbose:  # accepted anywhere, as `dvc repro -v` users type it
         args = ["--verbose", *(a for a in args if a not in ("--verbose", "-v"))]
-    try:
-        code = command.main(
-            args=args,
-            prog_name="fastpipe",
-            standalone_mode=False,
-        )
-    except click_exceptions.NoArgsIsHelpError as exc:
-        print(exc.ctx.get_help() if exc.ctx else exc.format_message())
-        return EXIT_OK
-    except click_exceptions.UsageError as exc:
-        return _fail(exc.format_message(), EXIT_USAGE)
-    except typer.Abort:
-        return EXIT_INTERRUPTED
-    except FastpipeError as exc:
-        if exc.details:
-            print(exc.details.rstrip(), file=sys.stderr)
-        if verbose:
-            traceback.print_exc()
-        return _fail(str(exc), exc.exit_code)
-    except KeyboardInterrupt:
-        print("fastpipe: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    if code == EXIT_INTERRUPTED:
-        print("fastpipe: interrupted", file=sys.stderr)
-    return code if isinstance(code, int) else EXIT_OK
 
+    def invoke() -> int:
+        try:
+            code = command.main(args=args, prog_name="fastpipe", standalone_mode=False)
+        except click_exceptions.NoArgsIsHelpError as exc:
+            print(exc.ctx.get_help() if exc.ctx else exc.format_message())
+            return EXIT_OK
+        except click_exceptions.UsageError as exc:
+            return fail(exc.format_message(), EXIT_USAGE)
+        except typer.Abort:
+            return EXIT_INTERRUPTED
+        return code if isinstance(code, int) else EXIT_OK
 
-def _fail(message: str, code: int) -> int:
-    print(f"fastpipe: error: {message}", file=sys.stderr)
-    return code
+    return guarded(invoke, verbose=verbose)

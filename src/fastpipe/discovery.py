@@ -6,8 +6,6 @@ import contextlib
 import importlib
 import os
 import sys
-import tomllib
-import traceback
 import types
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -17,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 from fastpipe import matrix
 from fastpipe.errors import FastpipeError, ProjectError, StageDefinitionError
 from fastpipe.layout import Layout
-from fastpipe.stage import StageSpec, spec_of
 
 if TYPE_CHECKING:
     from fastpipe.remotes import RemotesConfig
+    from fastpipe.stage import StageSpec
 
 PIPELINE_FILE = "pipeline.py"
 _FASTPIPE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
@@ -125,6 +123,8 @@ def has_fastpipe_table(directory: Path) -> bool:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    import tomllib  # here: a project without pyproject.toml does not pay for it
+
     try:
         with path.open("rb") as f:
             return tomllib.load(f)
@@ -251,6 +251,8 @@ def _import_error(name: str, exc: BaseException) -> ProjectError:
     tb = exc.__traceback__
     while tb is not None and _is_machinery(tb.tb_frame.f_code.co_filename):
         tb = tb.tb_next  # show the user's frames, not fastpipe's and importlib's
+    import traceback
+
     details = "".join(traceback.format_exception(type(exc), exc, tb))
     return ProjectError(
         f"importing the pipeline module '{name}' failed: {type(exc).__name__}: {exc}",
@@ -288,6 +290,8 @@ def _importable_entries(root: Path) -> list[Path]:
 def collect_stages(module: types.ModuleType) -> dict[str, Stage]:
     """The @stage functions in `module`'s namespace, by name: one stage per function, one per
     variant for a matrix stage."""
+    from fastpipe.stage import spec_of
+
     found: dict[str, Stage] = {}
     seen: set[int] = set()
     for value in list(vars(module).values()):

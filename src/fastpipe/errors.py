@@ -28,7 +28,6 @@ Warnings (code that cannot be fingerprinted, a corrupted lock) reach API callers
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 
 EXIT_OK = 0
@@ -64,6 +63,8 @@ class UnknownStageError(FastpipeError):
 
     def __init__(self, name: str, known: Iterable[str]) -> None:
         message = f"unknown stage '{name}'"
+        import difflib
+
         close = difflib.get_close_matches(name, list(known), n=1)
         if close:
             message += f" (did you mean '{close[0]}'?)"

@@ -21,12 +21,12 @@ from fastpipe.events import (
     WarningIssued,
 )
 from fastpipe.results import Outcome, RunResult
-from fastpipe.stage import StageSpec
 from fastpipe.staleness import Reason, ReasonKind, StageStatus
 
 if TYPE_CHECKING:
     from fastpipe.checkout import CheckoutReport
     from fastpipe.gc import GcReport
+    from fastpipe.stage import StageSpec
     from fastpipe.watch import Cycle
 
 
