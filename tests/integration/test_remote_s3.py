@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import xxhash
 
-from tests.integration.project import ERROR_PREFIX, OUTPUTS, Project
+from tests.integration.project import ERROR_PREFIX, OUTPUTS, Project, command_env
 from tests.integration.remoteproject import cache_outs, commit_all, git
 from tests.s3server import KEY, SECRET, S3Server, free_port, moto_server
 
@@ -35,6 +42,11 @@ client_kwargs = {{ endpoint_url = "{endpoint}", region_name = "us-east-1" }}
 def s3() -> Iterator[S3Server]:
     with moto_server() as server:
         yield server
+
+
+def key_of(data: bytes) -> str:
+    digest = xxhash.xxh3_128_hexdigest(data)
+    return f"files/xxh3/{digest[:2]}/{digest[2:]}"
 
 
 def every_text_under(root: Path) -> str:
@@ -122,3 +134,109 @@ def test_a_missing_extra_names_the_pip_command(project: Project) -> None:
         f"{ERROR_PREFIX}remote 'cloud' (s3://bucket/team/data) needs s3fs: "
         "pip install 'fastpipe[s3]'"
     ]
+
+
+BIG_PIPELINE = """
+from fastpipe import stage
+
+
+@stage(outs=["big.bin"])
+def big() -> None:
+    block = bytes(range(256)) * 4096
+    with open("big.bin", "wb") as f:
+        for i in range(112):  # 112 MiB: over twice s3fs's 50 MiB part, so a multipart upload
+            f.write(block[i:] + block[:i])
+"""
+
+
+def _client(s3: S3Server) -> Any:
+    import boto3
+
+    return boto3.client(
+        "s3",
+        endpoint_url=s3.endpoint,
+        aws_access_key_id=KEY,
+        aws_secret_access_key=SECRET,
+        region_name="us-east-1",
+    )
+
+
+def _start(args: list[str], cwd: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "fastpipe", *args],
+        cwd=cwd,
+        env=command_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _kill_when(proc: subprocess.Popen[bytes], seen: Callable[[], bool]) -> bool:
+    """SIGKILL `proc` as soon as `seen()` (True), or report that it ended first (False)."""
+    deadline = time.monotonic() + 120
+    found = False
+    while proc.poll() is None and time.monotonic() < deadline:
+        if seen():
+            found = True
+            break
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    return found
+
+
+def _remote_bytes(client: Any, bucket: str, key: str) -> bytes | None:
+    try:
+        return client.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except client.exceptions.NoSuchKey:
+        return None
+
+
+def test_a_killed_push_and_a_killed_pull_leave_no_torn_object_on_s3_or_here(
+    s3: S3Server, make_project: Any, tmp_path: Path
+) -> None:
+    bucket = s3.bucket()
+    project = make_project(
+        {
+            "pipeline.py": BIG_PIPELINE,
+            "pyproject.toml": s3_toml(bucket, s3.endpoint),
+            ".gitignore": "/big.bin\n",
+        }
+    )
+    project.ok("run")
+    cache_outs(project)
+    data = (project.root / "big.bin").read_bytes()
+    key = f"team/data/{key_of(data)}"
+    client = _client(s3)
+
+    def uploading() -> bool:  # a multipart upload begun and not completed
+        return bool(client.list_multipart_uploads(Bucket=bucket).get("Uploads"))
+
+    proc = _start(["push", "-j", "1"], project.root)
+    assert _kill_when(proc, uploading), "the push ended before its upload could be interrupted"
+    stored = _remote_bytes(client, bucket, key)
+    assert stored is None or stored == data  # never a torn object under its final key
+    project.ok("push")
+    assert _remote_bytes(client, bucket, key) == data
+
+    commit_all(project.root)
+    clone = tmp_path / "clone"
+    git("clone", "-q", str(project.root), str(clone), cwd=tmp_path)
+    assert not (clone / "big.bin").exists()
+    cache = clone / ".fastpipe" / "cache"
+    temp = cache / "tmp"
+
+    def downloading() -> bool:
+        return temp.is_dir() and any(name.endswith(".tmp") for name in os.listdir(temp))
+
+    proc = _start(["pull", "-j", "1"], clone)
+    assert _kill_when(proc, downloading), "the pull ended before its download could be interrupted"
+    if (cache / key_of(data)).exists():  # killed just after publishing: then it must be whole
+        assert (cache / key_of(data)).read_bytes() == data
+    if (clone / "big.bin").exists():
+        assert (clone / "big.bin").read_bytes() == data
+    Project(clone).ok("pull")
+    assert (clone / "big.bin").read_bytes() == data
+    assert (cache / key_of(data)).read_bytes() == data
+    assert os.listdir(temp) == []  # the killed pull's temp file was cleaned up
+    assert sorted(p.name for p in clone.iterdir() if p.name.startswith(".big.bin")) == []
