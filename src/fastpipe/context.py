@@ -22,8 +22,10 @@ from fastpipe import discovery, graph, importwatch
 from fastpipe import packages as installed
 from fastpipe.events import Listener, WarningIssued
 from fastpipe.fingerprint import Fingerprinter, Manifest
+from fastpipe.fingerprint.source import Carried
 from fastpipe.hashing import FileHash, StatCache, hash_path
 from fastpipe.importwatch import ImportRecord
+from fastpipe.lockcache import LockCache
 from fastpipe.lockfile import LockRead
 from fastpipe.params import Override, load_params_file, resolve_params
 from fastpipe.staleness import UNFINISHED, Observed, StageStatus, statuses
@@ -41,6 +43,7 @@ class Context:
     listener: Listener
     fingerprinter: Fingerprinter
     load: LoadFacts | None = None  # None when params were overridden (--set)
+    locks: LockCache | None = None  # parsed locks kept by the caller across commands (watch)
     _manifests: dict[str, Manifest] = field(default_factory=dict[str, Manifest])
     _locks: dict[str, LockRead] = field(default_factory=dict[str, LockRead])
     _warned: set[str] = field(default_factory=set[str])  # stages whose code warnings were shown
@@ -105,7 +108,12 @@ class Context:
     def lock(self, name: str) -> LockRead:
         """The stage's lock as last read (a malformed one is reported once)."""
         if name not in self._locks:
-            found = read_stage_lock(self.pipeline.project.layout, name)
+            layout = self.pipeline.project.layout
+            found = (
+                read_stage_lock(layout, name)
+                if self.locks is None
+                else read_stage_lock(layout, name, self.locks.read)
+            )
             if found.problem and found.problem != UNFINISHED:
                 self.listener(WarningIssued(f"stage '{name}': {found.problem}"))
             self._locks[name] = found
@@ -164,8 +172,20 @@ class LoadFacts:
         )
 
 
-def open_context(start: Path, *, overrides: Sequence[Override] = (), listener: Listener) -> Context:
-    """Load the project at or above `start` and everything commands need about it."""
+def open_context(
+    start: Path,
+    *,
+    overrides: Sequence[Override] = (),
+    listener: Listener,
+    carried: Mapping[str, Carried] | None = None,
+    locks: LockCache | None = None,
+) -> Context:
+    """Load the project at or above `start` and everything commands need about it.
+
+    A caller that loads the project again and again (run --watch) passes what the last load
+    learnt: `carried` (`Fingerprinter.carry()`: source files by their exact text) and `locks`
+    (parsed locks by the digest of their bytes); neither is trusted for a changed file.
+    """
     project = discovery.load_project(start)
     cache = StatCache.load(project.layout.stat_cache)
 
@@ -182,7 +202,7 @@ def open_context(start: Path, *, overrides: Sequence[Override] = (), listener: L
             finally:
                 late.append(late_recorder.record())
 
-    fingerprinter = Fingerprinter(project.root, hash_file, watched_import)
+    fingerprinter = Fingerprinter(project.root, hash_file, watched_import, carried)
 
     def is_project_file(filename: str) -> bool:
         return fingerprinter.project.relpath(filename) is not None
@@ -201,4 +221,4 @@ def open_context(start: Path, *, overrides: Sequence[Override] = (), listener: L
         if fingerprinter.project.module_relpath(module) is not None
     )
     facts = None if overrides else LoadFacts(recorder.record(), started, modules, late)
-    return Context(pipeline, dag, resolved, cache, listener, fingerprinter, facts)
+    return Context(pipeline, dag, resolved, cache, listener, fingerprinter, facts, locks)

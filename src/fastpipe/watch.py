@@ -25,7 +25,9 @@ from fastpipe.context import Context, open_context
 from fastpipe.errors import FastpipeError
 from fastpipe.events import Listener, Waiting
 from fastpipe.fingerprint import Manifest
+from fastpipe.fingerprint.source import Carried
 from fastpipe.layout import STATE_DIR
+from fastpipe.lockcache import LockCache
 from fastpipe.params import PARAMS_FILE
 from fastpipe.results import RunResult
 from fastpipe.runner import RunOptions, execute, executor_settings
@@ -111,6 +113,10 @@ class _Cycles:
     # Changes since the last cycle that loaded: a cycle that failed leaves them to the next,
     # whose fingerprints must not be reused across them.
     unsettled: set[str] = field(default_factory=set[str])
+    # Kept across cycles, each entry trusted only for the exact content it was made from:
+    # source files by text (no reparse of an unchanged pipeline.py), locks by their bytes.
+    carried: Mapping[str, Carried] = field(default_factory=dict[str, Carried])
+    locks: LockCache = field(default_factory=lambda: LockCache(None, {}))
 
     def _waiting(self, message: str) -> None:
         self.listener(Waiting(message))
@@ -126,9 +132,16 @@ class _Cycles:
         reload = preload if any(path.endswith(".py") for path in since) else ()
         try:
             with projectlock.hold(layout.run_lock, wait=True, on_wait=self._waiting):
-                ctx = open_context(self.project.root, listener=self.listener)
+                # The warm server imports the edited code while the pipeline loads here (it
+                # handles messages in order: stages submitted below wait for it).
                 if reload:
                     self.pool.reload(reload)
+                ctx = open_context(
+                    self.project.root,
+                    listener=self.listener,
+                    carried=self.carried,
+                    locks=self.locks,
+                )
                 if self.state is not None:
                     _reuse_fingerprints(ctx, self.state, since)
                 selection = ctx.select(self.targets, downstream=self.downstream)
@@ -136,6 +149,7 @@ class _Cycles:
                     result = execute(ctx, selection, self.options, self.pool)
                 finally:
                     ctx.cache.save()
+                    self.carried = ctx.fingerprinter.carry()
         except FastpipeError as error:
             self.on_cycle(Cycle(number, changed, None, error, time.perf_counter() - start))
             return
