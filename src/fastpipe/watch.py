@@ -6,9 +6,11 @@ pyproject.toml, a dep of a selected stage; never an output, nor anything under `
 runs a cycle: the pipeline is imported again, only the stages whose manifest files include a
 changed file (all of them when the pipeline module itself changed) are fingerprinted again,
 and the runner reruns exactly what became stale on the same pool. The warm server re-imports
-the project's modules only when project code changed. A cycle that cannot load the pipeline
-reports its error and the watch goes on. Ctrl-C ends it (KeyboardInterrupt, exit 130): the
-pool, and every stage process with it, is stopped by its context manager.
+the project's modules only when project code changed, while the pipeline loads here. What a
+cycle learnt is kept for the next only for content that is byte for byte the same: source
+files (an unchanged pipeline.py is not parsed whole again), parsed locks. A cycle that cannot
+load the pipeline reports its error and the watch goes on. Ctrl-C ends it (KeyboardInterrupt,
+exit 130): the pool, and every stage process with it, is stopped by its context manager.
 """
 
 from __future__ import annotations
@@ -122,8 +124,9 @@ class _Cycles:
         self.listener(Waiting(message))
 
     def run(self, changed: tuple[str, ...], *, preload: Sequence[str]) -> None:
-        """One cycle. When project code changed, the pool imports `preload` again once the
-        pipeline loaded here (a broken edit leaves the pool's modules as they were)."""
+        """One cycle. When project code changed, the pool imports `preload` again while the
+        pipeline loads here (a broken edit fails both; the error is the load's, and the fix's
+        cycle reloads the pool again)."""
         start = time.perf_counter()
         number, self.count = self.count, self.count + 1
         layout = self.project.layout
