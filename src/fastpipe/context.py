@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import importlib
-import sys
 import time
 import types
 from collections.abc import Iterable, Mapping, Sequence
@@ -157,7 +156,6 @@ class LoadFacts:
 
     record: ImportRecord
     started_ns: int  # time.time_ns() before the import
-    modules: frozenset[str]  # names of the project modules imported by then
     late: list[ImportRecord]  # modules fingerprinting imported later, watched the same way
 
     def combined(self) -> ImportRecord:
@@ -215,10 +213,5 @@ def open_context(
     specs = pipeline.specs
     resolved = resolve_params(specs, load_params_file(project.root), overrides)
     dag = graph.build_graph(specs.values())
-    modules = frozenset(
-        name
-        for name, module in list(sys.modules.items())
-        if fingerprinter.project.module_relpath(module) is not None
-    )
-    facts = None if overrides else LoadFacts(recorder.record(), started, modules, late)
+    facts = None if overrides else LoadFacts(recorder.record(), started, late)
     return Context(pipeline, dag, resolved, cache, listener, fingerprinter, facts, locks)
