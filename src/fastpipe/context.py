@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import importlib
-import sys
 import time
 import types
 from collections.abc import Iterable, Mapping, Sequence
@@ -22,8 +21,10 @@ from fastpipe import discovery, graph, importwatch
 from fastpipe import packages as installed
 from fastpipe.events import Listener, WarningIssued
 from fastpipe.fingerprint import Fingerprinter, Manifest
+from fastpipe.fingerprint.source import Carried
 from fastpipe.hashing import FileHash, StatCache, hash_path
 from fastpipe.importwatch import ImportRecord
+from fastpipe.lockcache import LockCache
 from fastpipe.lockfile import LockRead
 from fastpipe.params import Override, load_params_file, resolve_params
 from fastpipe.staleness import UNFINISHED, Observed, StageStatus, statuses
@@ -41,6 +42,7 @@ class Context:
     listener: Listener
     fingerprinter: Fingerprinter
     load: LoadFacts | None = None  # None when params were overridden (--set)
+    locks: LockCache | None = None  # parsed locks kept by the caller across commands (watch)
     _manifests: dict[str, Manifest] = field(default_factory=dict[str, Manifest])
     _locks: dict[str, LockRead] = field(default_factory=dict[str, LockRead])
     _warned: set[str] = field(default_factory=set[str])  # stages whose code warnings were shown
@@ -105,7 +107,12 @@ class Context:
     def lock(self, name: str) -> LockRead:
         """The stage's lock as last read (a malformed one is reported once)."""
         if name not in self._locks:
-            found = read_stage_lock(self.pipeline.project.layout, name)
+            layout = self.pipeline.project.layout
+            found = (
+                read_stage_lock(layout, name)
+                if self.locks is None
+                else read_stage_lock(layout, name, self.locks.read)
+            )
             if found.problem and found.problem != UNFINISHED:
                 self.listener(WarningIssued(f"stage '{name}': {found.problem}"))
             self._locks[name] = found
@@ -149,7 +156,6 @@ class LoadFacts:
 
     record: ImportRecord
     started_ns: int  # time.time_ns() before the import
-    modules: frozenset[str]  # names of the project modules imported by then
     late: list[ImportRecord]  # modules fingerprinting imported later, watched the same way
 
     def combined(self) -> ImportRecord:
@@ -164,8 +170,20 @@ class LoadFacts:
         )
 
 
-def open_context(start: Path, *, overrides: Sequence[Override] = (), listener: Listener) -> Context:
-    """Load the project at or above `start` and everything commands need about it."""
+def open_context(
+    start: Path,
+    *,
+    overrides: Sequence[Override] = (),
+    listener: Listener,
+    carried: Mapping[str, Carried] | None = None,
+    locks: LockCache | None = None,
+) -> Context:
+    """Load the project at or above `start` and everything commands need about it.
+
+    A caller that loads the project again and again (run --watch) passes what the last load
+    learnt: `carried` (`Fingerprinter.carry()`: source files by their exact text) and `locks`
+    (parsed locks by the digest of their bytes); neither is trusted for a changed file.
+    """
     project = discovery.load_project(start)
     cache = StatCache.load(project.layout.stat_cache)
 
@@ -182,7 +200,7 @@ def open_context(start: Path, *, overrides: Sequence[Override] = (), listener: L
             finally:
                 late.append(late_recorder.record())
 
-    fingerprinter = Fingerprinter(project.root, hash_file, watched_import)
+    fingerprinter = Fingerprinter(project.root, hash_file, watched_import, carried)
 
     def is_project_file(filename: str) -> bool:
         return fingerprinter.project.relpath(filename) is not None
@@ -195,10 +213,5 @@ def open_context(start: Path, *, overrides: Sequence[Override] = (), listener: L
     specs = pipeline.specs
     resolved = resolve_params(specs, load_params_file(project.root), overrides)
     dag = graph.build_graph(specs.values())
-    modules = frozenset(
-        name
-        for name, module in list(sys.modules.items())
-        if fingerprinter.project.module_relpath(module) is not None
-    )
-    facts = None if overrides else LoadFacts(recorder.record(), started, modules, late)
-    return Context(pipeline, dag, resolved, cache, listener, fingerprinter, facts)
+    facts = None if overrides else LoadFacts(recorder.record(), started, late)
+    return Context(pipeline, dag, resolved, cache, listener, fingerprinter, facts, locks)

@@ -6,9 +6,11 @@ pyproject.toml, a dep of a selected stage; never an output, nor anything under `
 runs a cycle: the pipeline is imported again, only the stages whose manifest files include a
 changed file (all of them when the pipeline module itself changed) are fingerprinted again,
 and the runner reruns exactly what became stale on the same pool. The warm server re-imports
-the project's modules only when project code changed. A cycle that cannot load the pipeline
-reports its error and the watch goes on. Ctrl-C ends it (KeyboardInterrupt, exit 130): the
-pool, and every stage process with it, is stopped by its context manager.
+the project's modules only when project code changed, while the pipeline loads here. What a
+cycle learnt is kept for the next only for content that is byte for byte the same: source
+files (an unchanged pipeline.py is not parsed whole again), parsed locks. A cycle that cannot
+load the pipeline reports its error and the watch goes on. Ctrl-C ends it (KeyboardInterrupt,
+exit 130): the pool, and every stage process with it, is stopped by its context manager.
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ from fastpipe.context import Context, open_context
 from fastpipe.errors import FastpipeError
 from fastpipe.events import Listener, Waiting
 from fastpipe.fingerprint import Manifest
+from fastpipe.fingerprint.source import Carried
 from fastpipe.layout import STATE_DIR
+from fastpipe.lockcache import LockCache
 from fastpipe.params import PARAMS_FILE
 from fastpipe.results import RunResult
 from fastpipe.runner import RunOptions, execute, executor_settings
@@ -111,13 +115,18 @@ class _Cycles:
     # Changes since the last cycle that loaded: a cycle that failed leaves them to the next,
     # whose fingerprints must not be reused across them.
     unsettled: set[str] = field(default_factory=set[str])
+    # Kept across cycles, each entry trusted only for the exact content it was made from:
+    # source files by text (no reparse of an unchanged pipeline.py), locks by their bytes.
+    carried: Mapping[str, Carried] = field(default_factory=dict[str, Carried])
+    locks: LockCache = field(default_factory=lambda: LockCache(None, {}))
 
     def _waiting(self, message: str) -> None:
         self.listener(Waiting(message))
 
     def run(self, changed: tuple[str, ...], *, preload: Sequence[str]) -> None:
-        """One cycle. When project code changed, the pool imports `preload` again once the
-        pipeline loaded here (a broken edit leaves the pool's modules as they were)."""
+        """One cycle. When project code changed, the pool imports `preload` again while the
+        pipeline loads here (a broken edit fails both; the error is the load's, and the fix's
+        cycle reloads the pool again)."""
         start = time.perf_counter()
         number, self.count = self.count, self.count + 1
         layout = self.project.layout
@@ -126,9 +135,16 @@ class _Cycles:
         reload = preload if any(path.endswith(".py") for path in since) else ()
         try:
             with projectlock.hold(layout.run_lock, wait=True, on_wait=self._waiting):
-                ctx = open_context(self.project.root, listener=self.listener)
+                # The warm server imports the edited code while the pipeline loads here (it
+                # handles messages in order: stages submitted below wait for it).
                 if reload:
                     self.pool.reload(reload)
+                ctx = open_context(
+                    self.project.root,
+                    listener=self.listener,
+                    carried=self.carried,
+                    locks=self.locks,
+                )
                 if self.state is not None:
                     _reuse_fingerprints(ctx, self.state, since)
                 selection = ctx.select(self.targets, downstream=self.downstream)
@@ -136,6 +152,7 @@ class _Cycles:
                     result = execute(ctx, selection, self.options, self.pool)
                 finally:
                     ctx.cache.save()
+                    self.carried = ctx.fingerprinter.carry()
         except FastpipeError as error:
             self.on_cycle(Cycle(number, changed, None, error, time.perf_counter() - start))
             return

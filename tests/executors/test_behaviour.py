@@ -377,3 +377,15 @@ def test_warm_reload_imports_the_edited_project_modules_again(
         pool.reload(["stagefns", "marker_module"])
         assert result_of(pool.submit(marker)).ok
     assert (project / "out.txt").read_text() == "new"
+
+
+def test_a_warm_reload_that_fails_to_import_warns_nothing_and_stages_still_run(
+    project: Path, lines: list[str]
+) -> None:
+    """run --watch reports a broken edit from its own load; the server's is not repeated."""
+    (project / "broken_module.py").write_text("value = (\n")
+    with make("warm", project, lines) as pool:
+        assert result_of(pool.submit(task(project, "write"))).ok
+        pool.reload(["stagefns", "broken_module"])
+        assert result_of(pool.submit(task(project, "write"))).ok  # answered after the reload
+    assert not [line for line in lines if line.startswith("WARNING")], lines

@@ -180,3 +180,127 @@ def test_edits_rerun_exactly_what_they_reach_until_ctrl_c(
     while any(alive(pid) for pid in below) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not [pid for pid in below if alive(pid)], "a process outlived Ctrl-C"
+
+
+LAYERED = """\
+from pathlib import Path
+
+import deep_user
+from fastpipe import stage
+from helpers import fa, mark
+
+
+@stage(outs=["a.txt"])
+def a() -> None:
+    mark("a")
+    Path("a.txt").write_text(fa())
+
+
+@stage(deps=["a.txt"], outs=["e.txt"])
+def e() -> None:
+    mark("e")
+    Path("e.txt").write_text(Path("a.txt").read_text() + "!")
+
+
+@stage(outs=["b.txt"])
+def b() -> None:
+    mark("b")
+    Path("b.txt").write_text(deep_user.fb())
+
+
+@stage(outs=["c.txt"])
+def c() -> None:
+    mark("c")
+    Path("c.txt").write_text("c")
+"""
+
+LAYERED_FILES = {
+    "pipeline.py": LAYERED,
+    "helpers.py": HELPERS.replace("def fa(text: str) -> str:\n    return text.upper()", "")
+    + "\n\ndef fa() -> str:\n    return 'A1'\n",
+    # a helper of a helper: deep_user imports deep
+    "deep_user.py": "import deep\n\n\ndef fb() -> str:\n    return deep.value() + '.'\n",
+    "deep.py": "def value() -> str:\n    return 'v1'\n",
+}
+
+
+@pytest.fixture
+def layered(tmp_path: Path) -> Iterator[tuple[Project, Watcher]]:
+    project = Project(tmp_path / "project")
+    project.write_files(LAYERED_FILES)
+    watcher = Watcher(project.root, "--executor", "warm", "-j", "2")
+    try:
+        yield project, watcher
+    finally:
+        if watcher.proc.poll() is None:
+            watcher.proc.kill()
+        watcher.proc.wait(10)
+
+
+def test_imported_helpers_edited_rerun_what_reaches_them_with_the_new_code(
+    layered: tuple[Project, Watcher],
+) -> None:
+    project, watcher = layered
+    assert watcher.summary().startswith("watch: first run: 4 ran, 0 fresh")
+
+    # `from helpers import fa` in pipeline.py: the stage runs the edited fa, not the old one.
+    project.clear_runs()
+    project.edit("helpers.py", "'A1'", "'A2'")
+    line = watcher.summary()
+    assert line.startswith("watch: cycle 1 (helpers.py changed): 2 ran, 2 fresh"), line
+    assert sorted(project.runs()) == ["a", "e"]  # e: downstream of a's changed out
+    assert project.read("a.txt") == "A2" and project.read("e.txt") == "A2!"
+
+    # A helper of a helper (deep_user imports deep): only the stage reaching deep reruns.
+    project.clear_runs()
+    project.edit("deep.py", "'v1'", "'v2'")
+    line = watcher.summary()
+    assert line.startswith("watch: cycle 2 (deep.py changed): 1 ran, 3 fresh"), line
+    assert project.runs() == ["b"] and project.read("b.txt") == "v2."
+
+    # A broken edit: the error, nothing run; its fix runs the fixed code.
+    project.clear_runs()
+    project.edit("deep.py", "return 'v2'", "return ('v2'")
+    line = watcher.summary()
+    assert line.startswith("watch: cycle 3 (deep.py changed): error"), line
+    assert any("SyntaxError" in e for e in watcher.err), watcher.err
+    project.edit("deep.py", "return ('v2'", "return 'v3'")
+    line = watcher.summary()
+    assert line.startswith("watch: cycle 4 (deep.py changed): 1 ran, 3 fresh"), line
+    assert project.runs() == ["b"] and project.read("b.txt") == "v3."
+    assert project.stale() == {}
+
+
+def test_pipeline_edits_and_quick_successive_edits_end_in_the_right_state(
+    layered: tuple[Project, Watcher],
+) -> None:
+    project, watcher = layered
+    assert watcher.summary().startswith("watch: first run: 4 ran, 0 fresh")
+
+    # The pipeline module itself: a stage added, another's decorator changed.
+    project.clear_runs()
+    project.write("input.txt", "in")
+    text = LAYERED.replace('@stage(outs=["c.txt"])', '@stage(deps=["input.txt"], outs=["c.txt"])')
+    project.write(
+        "pipeline.py",
+        text + '\n\n@stage(outs=["d.txt"])\ndef d() -> None:\n'
+        '    mark("d")\n    Path("d.txt").write_text(fa() + "d")\n',
+    )
+    line = watcher.summary()
+    assert " 2 ran, 3 fresh" in line, line
+    assert sorted(project.runs()) == ["c", "d"] and project.read("d.txt") == "A1d"
+
+    # Two edits of a helper, the second while the first one's cycle runs: the last edit wins.
+    project.clear_runs()
+    project.edit("deep.py", "'v1'", "'v2'")
+    deadline = time.monotonic() + WAIT_S
+    while "b" not in project.runs() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    project.edit("deep.py", "'v2'", "'v3'")
+    for _ in range(2):
+        watcher.summary()
+        if project.read("b.txt") == "v3.":
+            break
+    assert project.read("b.txt") == "v3.", project.read("b.txt")
+    assert set(project.runs()) == {"b"}
+    assert project.stale() == {}

@@ -100,7 +100,8 @@ class WarmExecutor:
                 self._control.send(("preload", [f"?{m}" for m in modules]))
 
     def reload(self, modules: Sequence[str], /) -> None:
-        """Have the server forget the project's modules and import `modules` again."""
+        """Have the server forget the project's modules and import `modules` again (a failure
+        to import is not reported: each stage then imports what it needs itself)."""
         with self._send_lock:
             self._control.send(("reload", list(modules)))
 
@@ -125,6 +126,8 @@ class WarmExecutor:
             if message[0] == "ready":
                 for module, error in message[1]:
                     self._on_preload_failure(module, error)
+            # A reload that fails to import is not reported: its caller (run --watch) loads
+            # the same code and reports the error itself; stages import what is missing.
             elif message[0] == "started":
                 self._started(message[1], message[2])
             elif message[0] == "done":

@@ -5,7 +5,8 @@ process per request, so every stage starts with numpy (or torch...) already impo
 
     executor -> server   ("init", root, modules)   ("preload", modules)   ("run", id, payload)
                          ("reload", modules)   ("stop",)
-    server -> executor   ("ready", failures)   ("started", id, pid)   ("done", id, data, status)
+    server -> executor   ("ready", failures)   ("reloaded", failures)   ("started", id, pid)
+                         ("done", id, data, status)
 
 It is single-threaded (so forking is safe), exits when its executor goes away, and takes its
 stage processes with it.
@@ -108,7 +109,7 @@ class _Server:
         if message[0] == "reload":
             gc.unfreeze()
             _forget_project_modules(self.root)
-            self.control.send(("ready", _preload(self.root, message[1])))
+            self.control.send(("reloaded", _preload(self.root, message[1])))
             gc.freeze()
             return True
         kill_groups([pid for _, pid, _ in self.children.values()])

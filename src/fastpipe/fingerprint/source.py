@@ -12,7 +12,7 @@ import bisect
 import dataclasses
 import os
 import types
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 _DEF_TYPES = (ast.FunctionDef, ast.AsyncFunctionDef)
@@ -93,23 +93,78 @@ def _block_starts(lines: list[str]) -> list[int]:
     return starts
 
 
-class SourceIndex:
-    """Parsed modules by file name, parsed and indexed once per fingerprinting run."""
+@dataclass(frozen=True)
+class Carried:
+    """What one fingerprinting run learnt about a file, for the next (run --watch): valid only
+    while the file's text is exactly `text`."""
 
-    def __init__(self) -> None:
+    text: str
+    evals: tuple[str, ...] | None  # module_evals(), if it was asked for
+
+
+class SourceIndex:
+    """Parsed modules by file name, parsed and indexed once per fingerprinting run.
+
+    `carried` (from the previous run's `carry()`) spares a file whose text is unchanged a
+    whole parse: its definitions are found one top-level block at a time, as in a large file,
+    and its module-level eval/exec scan is taken over.
+    """
+
+    def __init__(self, carried: Mapping[str, Carried] | None = None) -> None:
         self._files: dict[str, _FileIndex | None] = {}
         self._chunks: dict[str, _Chunks | None] = {}
+        self._texts: dict[str, str | None] = {}
+        self._evals: dict[str, tuple[str, ...]] = {}
+        self._carried = dict(carried or {})
+
+    def _text(self, filename: str) -> str | None:
+        if filename not in self._texts:
+            try:
+                with open(filename, encoding="utf-8") as f:
+                    self._texts[filename] = f.read()
+            except (OSError, ValueError, UnicodeDecodeError):
+                self._texts[filename] = None
+        return self._texts[filename]
+
+    def _unchanged(self, filename: str) -> Carried | None:
+        """The carried facts of `filename`, when its text is the one they were learnt from."""
+        old = self._carried.get(filename)
+        return old if old is not None and self._text(filename) == old.text else None
+
+    def carry(self) -> dict[str, Carried]:
+        """What the next run may take over: every file read here, by its exact text."""
+        found = dict(self._carried)
+        for filename, text in self._texts.items():
+            if text is None:
+                found.pop(filename, None)
+            else:
+                found[filename] = Carried(text, self._evals.get(filename))
+        return found
 
     def _chunked(self, filename: str) -> _Chunks | None:
         if filename not in self._chunks:
             self._chunks[filename] = None
             try:
-                if os.path.getsize(filename) > CHUNKED_BYTES:
-                    with open(filename, encoding="utf-8") as f:
-                        self._chunks[filename] = _Chunks(f.read(), filename)
-            except (OSError, ValueError, UnicodeDecodeError):
+                if self._unchanged(filename) is not None or (
+                    os.path.getsize(filename) > CHUNKED_BYTES
+                ):
+                    text = self._text(filename)
+                    if text is not None:
+                        self._chunks[filename] = _Chunks(text, filename)
+            except (OSError, ValueError):
                 pass
         return self._chunks[filename]
+
+    def module_evals(self, filename: str) -> tuple[str, ...]:
+        """`module_level_evals` of the file (none when it cannot be read or parsed)."""
+        if filename not in self._evals:
+            old = self._unchanged(filename)
+            if old is not None and old.evals is not None:
+                self._evals[filename] = old.evals
+            else:
+                tree = self.tree(filename)
+                self._evals[filename] = tuple(module_level_evals(tree)) if tree else ()
+        return self._evals[filename]
 
     def tree(self, filename: str) -> ast.Module | None:
         """The module AST of `filename`, or None when it cannot be read or parsed."""
@@ -118,12 +173,12 @@ class SourceIndex:
 
     def _index(self, filename: str) -> _FileIndex | None:
         if filename not in self._files:
+            text = self._text(filename)
             try:
-                with open(filename, encoding="utf-8") as f:
-                    text = f.read()
-                self._files[filename] = _build_index(text, ast.parse(text, filename))
-            except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
-                self._files[filename] = None
+                index = _build_index(text, ast.parse(text, filename)) if text is not None else None
+            except (SyntaxError, ValueError):
+                index = None
+            self._files[filename] = index
         return self._files[filename]
 
     def code_node(self, code: types.CodeType) -> ast.AST | None:

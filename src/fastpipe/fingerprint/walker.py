@@ -94,13 +94,14 @@ class Fingerprinter:
         root: Path,
         hash_file: Callable[[str], str | None] | None = None,
         import_module: Callable[[str], types.ModuleType] | None = None,
+        carried: Mapping[str, source.Carried] | None = None,
     ) -> None:
         self._project = ProjectCode(str(root))
         self._hash_file = hash_file
         # Importing a module that a function body imports but nothing has imported yet runs
         # project code: the caller may want to watch it (see importwatch).
         self._import_module = import_module or importlib.import_module
-        self._sources = source.SourceIndex()
+        self._sources = source.SourceIndex(carried)  # carried: what the last run read
         self._nodes: dict[Hashable, _Node] = {}
         self._pending: dict[Hashable, Callable[[], _Node]] = {}
         self._keep: list[object] = []  # memo keys use id(); keep those objects alive
@@ -115,6 +116,11 @@ class Fingerprinter:
     def project(self) -> ProjectCode:
         """What counts as project code for this fingerprinter."""
         return self._project
+
+    def carry(self) -> dict[str, source.Carried]:
+        """What a later Fingerprinter may take over (`carried=`) about the files read here: each
+        is used only while the file's text is the same (run --watch)."""
+        return self._sources.carry()
 
     def manifest(self, func: Callable[..., Any], extra: Iterable[object] = ()) -> Manifest:
         """The manifest of the stage whose function is `func` (`extra`: the escape hatch)."""
@@ -524,8 +530,7 @@ class Fingerprinter:
             filename = getattr(module, "__file__", None) if module is not None else None
             found: tuple[str, ...] = ()
             if isinstance(filename, str) and self._project.relpath(filename) is not None:
-                tree = self._sources.tree(filename)
-                found = tuple(source.module_level_evals(tree)) if tree is not None else ()
+                found = self._sources.module_evals(filename)
             self._module_hazards[module_name] = found
         hazards = self._module_hazards[module_name]
         if hazards:
