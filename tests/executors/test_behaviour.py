@@ -68,6 +68,10 @@ def show_env() -> None:
 def preloaded() -> None:
     Path("out.txt").write_text(str("marker_module" in sys.modules))
 
+def stage_modules_loaded() -> None:
+    from fastpipe.worker import STAGE_MODULES
+    Path("out.txt").write_text(str(all(name in sys.modules for name in STAGE_MODULES)))
+
 def resident_kib() -> None:
     status = Path("/proc/self/status").read_text().splitlines()
     Path("out.txt").write_text(next(l.split()[1] for l in status if l.startswith("VmRSS")))
@@ -143,7 +147,15 @@ def executor(
         sys.modules.pop("stagefns", None)
 
 
-_WRITERS = ("write", "noisy", "show_env", "preloaded", "pdeathsig", "resident_kib")
+_WRITERS = (
+    "write",
+    "noisy",
+    "show_env",
+    "preloaded",
+    "pdeathsig",
+    "resident_kib",
+    "stage_modules_loaded",
+)
 
 
 def task(root: Path, func: str, **params: object) -> StageTask:
@@ -325,6 +337,14 @@ def test_warm_server_gives_back_the_heap_its_imports_freed(project: Path, lines:
     with make("warm", project, lines, preload=("fragments",)) as pool:
         assert result_of(pool.submit(task(project, "resident_kib"))).ok
     assert int((project / "out.txt").read_text()) < 100_000  # KiB; ~200,000 if kept
+
+
+def test_warm_stage_processes_start_with_what_running_a_stage_imports(
+    project: Path, lines: list[str]
+) -> None:
+    with make("warm", project, lines) as pool:
+        assert result_of(pool.submit(task(project, "stage_modules_loaded"))).ok
+    assert (project / "out.txt").read_text() == "True"
 
 
 def test_process_workers_start_cold(project: Path, lines: list[str]) -> None:

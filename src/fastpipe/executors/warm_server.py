@@ -30,6 +30,7 @@ from fastpipe.executors.processes import (
     pdeathsig_setter,
     release_free_memory,
 )
+from fastpipe.worker import STAGE_MODULES
 
 
 def _preload(root: str, modules: list[str]) -> list[tuple[str, str]]:
@@ -177,6 +178,8 @@ class _Server:
 def main(argv: list[str]) -> None:
     control = Connection(int(argv[0]))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the executor's to handle
+    for name in STAGE_MODULES:  # what every stage process uses, imported once, here
+        importlib.import_module(name)
     message = control.recv()
     assert message[0] == "init", message
     _, root, modules = message
