@@ -238,3 +238,30 @@ def test_every_executor_and_jobs_value_gives_the_same_outputs_in_order(
                 assert found[f"s{u}"][1] <= found[f"s{i}"][0], f"s{i} started before s{u} ended"
         outputs[executor] = {p.name: p.read_bytes() for p in (root / "out").glob("s*.txt")}
     assert outputs["inline"] == outputs["process"] == outputs["warm"]
+
+
+def test_sources_for_diffs_are_written_once_at_the_end_of_the_run(project: Path) -> None:
+    """No stage's finish waits for a filesystem sync of its source (explain --diff's store):
+    the second stage runs before any is written, and after the run both are there."""
+    write_pipeline(
+        project,
+        """
+        from pathlib import Path
+
+        @stage(outs=["out/a.txt"])
+        def a() -> None:
+            Path("out").mkdir(exist_ok=True)
+            Path("out/a.txt").write_text("a")
+
+        @stage(deps=["out/a.txt"], outs=["out/b.txt"])
+        def b() -> None:
+            stored = Path(".fastpipe/cache/sources")
+            Path("out/b.txt").write_text(str(sorted(stored.rglob("*")) if stored.exists() else []))
+        """,
+    )
+    assert api.run(root=project, jobs=1, executor="warm").ok
+    assert (project / "out/b.txt").read_text() == "[]"
+    stored = [
+        p.read_text() for p in (project / ".fastpipe/cache/sources").rglob("*") if p.is_file()
+    ]
+    assert any("def a()" in text for text in stored) and any("def b()" in text for text in stored)

@@ -24,6 +24,16 @@ def test_store_keeps_sources_once_and_skips_non_definitions(tmp_path: Path) -> N
     assert asked == ["pipeline.f", "pipeline.N", "pipeline.N"]  # stored ones are not redone
 
 
+def test_pending_sources_are_written_later_each_once(tmp_path: Path) -> None:
+    layout = Layout(tmp_path)
+    first = sourcestore.pending(layout, {"pipeline.f": "ab12"}, lambda item: "def f(): ...")
+    again = sourcestore.pending(layout, {"pipeline.f": "ab12"}, lambda item: "def f(): ...")
+    assert sourcestore.load(layout, "ab12") is None  # nothing written yet
+    sourcestore.write([*first, *again])
+    assert sourcestore.load(layout, "ab12") == "def f(): ..."
+    assert sourcestore.pending(layout, {"pipeline.f": "ab12"}, lambda item: "x") == []
+
+
 def test_a_hash_that_is_not_a_digest_is_never_a_path(tmp_path: Path) -> None:
     layout = Layout(tmp_path)
     sourcestore.store(layout, {"x": "../../evil"}, lambda item: "text")

@@ -518,3 +518,35 @@ def test_full_disk_while_storing_fails_the_stage_cleanly(
     assert (root / "out.txt").read_text() == "hi"
     leftovers = [p for p in cache.rglob("*") if p.is_file()]
     assert leftovers == []  # no torn object, no temp file
+
+
+# --- what a stage process imports --------------------------------------------------------------
+
+FRESH_RUN = """
+import importlib, os, sys
+from fastpipe.worker import STAGE_MODULES, StageTask, run_stage
+for name in STAGE_MODULES:
+    importlib.import_module(name)
+sys.path.insert(0, os.getcwd())
+import stagefn
+before = set(sys.modules)
+task = StageTask(
+    name="s", module="stagefn", qualname="s", root=os.getcwd(), outputs=("out.txt",),
+    log_path=os.path.join(os.getcwd(), "s.log"), cache_dir=os.path.join(os.getcwd(), "cache"),
+    cached=("out.txt",),
+)
+assert run_stage(task).ok
+print(sorted(set(sys.modules) - before))
+"""
+
+
+def test_a_stage_imports_nothing_beyond_the_stage_modules(tmp_path: Path) -> None:
+    """A server that forks stage processes imports STAGE_MODULES once, ahead: then running a
+    stage (output captured, cached output stored, peak RSS read) loads no module of its own."""
+    (tmp_path / "stagefn.py").write_text(
+        "from pathlib import Path\n\ndef s():\n    Path('out.txt').write_text('x')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", FRESH_RUN], cwd=tmp_path, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "[]"

@@ -233,7 +233,9 @@ class _Run:
         entry = self._entry(name, result.outputs)
         self.store.commit(entry)
         manifest = ctx.manifest(name)
-        sourcestore.store(ctx.pipeline.project.layout, manifest.items, manifest.source)
+        self.store.remember_sources(
+            sourcestore.pending(ctx.pipeline.project.layout, manifest.items, manifest.source)
+        )
         ctx.forget_lock(name)
         key = self._run_key(name, deps)
         if key is not None:

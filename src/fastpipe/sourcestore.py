@@ -26,6 +26,14 @@ def _path(layout: Layout, digest: str) -> Path | None:
 def store(layout: Layout, items: Mapping[str, str], source_of: Callable[[str], str | None]) -> None:
     """Keep the source of each `{item: manifest hash}` not yet stored (`source_of(item)`:
     its normalized source, None for what is not a definition)."""
+    write(pending(layout, items, source_of))
+
+
+def pending(
+    layout: Layout, items: Mapping[str, str], source_of: Callable[[str], str | None]
+) -> list[tuple[Path, bytes]]:
+    """The files `store` would write: (path, text) of each item whose source is not stored.
+    A run collects them stage by stage and writes them all at its end (`write`)."""
     files: list[tuple[Path, bytes]] = []
     for item, digest in items.items():
         path = _path(layout, digest)
@@ -34,9 +42,15 @@ def store(layout: Layout, items: Mapping[str, str], source_of: Callable[[str], s
         text = source_of(item)
         if text is not None:
             files.append((path, text.encode("utf-8")))
-    if files:
+    return files
+
+
+def write(files: Iterable[tuple[Path, bytes]]) -> None:
+    """Write `pending` files, each path once, with one flush of the filesystem."""
+    unique = dict(files)
+    if unique:
         try:
-            atomic_write_many(files)
+            atomic_write_many(list(unique.items()))
         except OSError:
             return  # the store only feeds diffs
 

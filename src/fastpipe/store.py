@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fastpipe import runrecord
+from fastpipe import runrecord, sourcestore
 from fastpipe.atomicfile import atomic_write_many
 from fastpipe.discovery import Project
 from fastpipe.hashing import FileHash, StatCache
@@ -90,6 +90,7 @@ class StateStore:
         self.runs = RunCache(self.objects.root / "runs")
         self._writer: LockWriter | None = None
         self._runs: list[tuple[Path, bytes]] = []
+        self._sources: list[tuple[Path, bytes]] = []
 
     def read_lock(self, name: str) -> LockRead:
         return read_stage_lock(self.layout, name)
@@ -118,6 +119,11 @@ class StateStore:
         """Queue a run-cache entry (written at close, all with one filesystem flush)."""
         self._runs.append(self.runs.entry(key, stage, outs))
 
+    def remember_sources(self, files: Sequence[tuple[Path, bytes]]) -> None:
+        """Queue normalized sources for `explain --diff` (sourcestore.pending), written at
+        close with one filesystem flush: no stage's finish waits for a sync of them."""
+        self._sources.extend(files)
+
     def restore(self, outs: Mapping[str, FileHash], cache: StatCache) -> Placement:
         """Write `outs` from the object cache (FileNotFoundError, CorruptObjectError)."""
         from fastpipe.restore import Placement, Restorer
@@ -137,6 +143,7 @@ class StateStore:
         if self._runs:
             with contextlib.suppress(OSError):  # the run cache only saves time
                 atomic_write_many(self._runs)
+        sourcestore.write(self._sources)
         if self._writer is not None:
             unwritten = self._writer.close()
             self._cache_locks(self._writer.written())

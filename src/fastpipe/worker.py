@@ -28,6 +28,9 @@ from fastpipe import devices, iowatch
 from fastpipe.hashing import FileHash, StatCache, StatEntry, hash_path, hash_tree_files
 
 _THIS_FILE = os.path.abspath(__file__)
+# What run_stage imports only when needed (peak_rss; cached outputs, reflinked): a server that
+# forks stage processes imports them once, ahead, so no stage process finds and loads them.
+STAGE_MODULES = ("resource", "fcntl", "fastpipe.outstore")
 _PUMP_GRACE_S = 2.0  # how long to wait for a stage's lingering child processes to close output
 
 

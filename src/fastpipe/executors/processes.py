@@ -33,6 +33,20 @@ def pdeathsig_setter() -> Callable[[], object] | None:
     return functools.partial(prctl, _PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+def release_free_memory() -> None:
+    """Hand the heap's free pages back to the system (glibc's malloc_trim; nothing elsewhere).
+
+    A process that forks a stage per request calls it once its imports are done: compiling a
+    big never-compiled module leaves hundreds of MiB of freed but still mapped heap behind,
+    and every fork copies the page tables of what is mapped (every exit tears them down), so
+    each stage's fork would cost more the more stages the pipeline declares."""
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return
+    trim(0)
+
+
 def die_with_parent(
     expected_parent: int, set_pdeathsig: Callable[[], object] | None = None
 ) -> None:

@@ -25,7 +25,13 @@ import sys
 from multiprocessing.connection import Connection
 from typing import Any
 
-from fastpipe.executors.processes import die_with_parent, kill_groups, pdeathsig_setter
+from fastpipe.executors.processes import (
+    die_with_parent,
+    kill_groups,
+    pdeathsig_setter,
+    release_free_memory,
+)
+from fastpipe.worker import STAGE_MODULES
 
 
 def _preload(root: str, modules: list[str]) -> list[tuple[str, str]]:
@@ -76,6 +82,15 @@ def _import_longest_prefix(dotted: str) -> None:
             continue
 
 
+def _settle() -> None:
+    """After imports, before the next fork: everything imported so far lives as long as the
+    server. Moved out of the collector's reach, a stage process's garbage collections do not
+    touch (and so copy) those pages; the heap that compiling left free goes back to the system,
+    so a fork copies the page tables of what the server holds, not of what it once needed."""
+    gc.freeze()
+    release_free_memory()
+
+
 class _Server:
     def __init__(self, control: Connection, root: str) -> None:
         self.control = control
@@ -104,13 +119,13 @@ class _Server:
             return True
         if message[0] == "preload":
             self.control.send(("ready", _preload(self.root, message[1])))
-            gc.freeze()
+            _settle()
             return True
         if message[0] == "reload":
             gc.unfreeze()
             _forget_project_modules(self.root)
             self.control.send(("reloaded", _preload(self.root, message[1])))
-            gc.freeze()
+            _settle()
             return True
         kill_groups([pid for _, pid, _ in self.children.values()])
         return False
@@ -164,13 +179,13 @@ class _Server:
 def main(argv: list[str]) -> None:
     control = Connection(int(argv[0]))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the executor's to handle
+    for name in STAGE_MODULES:  # what every stage process uses, imported once, here
+        importlib.import_module(name)
     message = control.recv()
     assert message[0] == "init", message
     _, root, modules = message
     control.send(("ready", _preload(root, modules)))
-    # Everything imported so far lives as long as the server: moved out of the collector's
-    # reach, a stage process's garbage collections do not touch (and so copy) those pages.
-    gc.freeze()
+    _settle()
     _Server(control, root).serve()
 
 
