@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
 from fastpipe.entry import Globals, Quick, parse
-from tests.integration.project import command_env
+from tests.integration.project import python_code
 
 
 @pytest.mark.parametrize(
@@ -78,16 +76,8 @@ def b() -> None:
 
 def _cli(root: Path, module: str, *args: str) -> tuple[int, str, str]:
     code = f"import sys\nfrom {module} import main\nmain(sys.argv[1:])\n"
-    done = subprocess.run(
-        [sys.executable, "-c", code, *args],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        env=command_env(),
-        check=False,
-        timeout=120,
-    )
-    return done.returncode, done.stdout, done.stderr
+    done = python_code(code, *args, cwd=root)
+    return done.code, done.out, done.err
 
 
 @pytest.mark.parametrize(
@@ -135,14 +125,6 @@ def test_a_quick_status_does_not_import_typer(tmp_path: Path) -> None:
         "from fastpipe.entry import main\nmain(sys.argv[1:])\n"
     )
     for args in (["status"], ["--help"]):
-        done = subprocess.run(
-            [sys.executable, "-c", probe, *args],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            env=command_env(),
-            check=False,
-            timeout=120,
-        )
-        assert done.returncode == 0, done.stderr
-        assert done.stderr.strip().splitlines()[-1] == ("True" if args == ["--help"] else "False")
+        done = python_code(probe, *args, cwd=tmp_path)
+        assert done.code == 0, done.err
+        assert done.err.strip().splitlines()[-1] == ("True" if args == ["--help"] else "False")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import textwrap
 import time
@@ -24,7 +23,7 @@ import fastpipe.api as api
 from fastpipe import freshcert, projectlock
 from fastpipe.entry import _certified_run  # pyright: ignore[reportPrivateUsage]
 from fastpipe.errors import EXIT_OK
-from tests.integration.project import command_env
+from tests.integration.project import Result, python_code
 
 PIPELINE = """
 from pathlib import Path
@@ -233,33 +232,25 @@ def test_the_real_command_answers_from_the_certificate_without_loading_fastpath(
         "main(sys.argv[1:])\n"
     )
 
-    def fastpipe(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-c", probe, *args],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            env=command_env(),
-            check=False,
-            timeout=120,
-        )
+    def fastpipe(*args: str) -> Result:
+        return python_code(probe, *args, cwd=tmp_path)
 
-    assert fastpipe("run", "-q").returncode == 0
-    assert fastpipe("status").stderr.strip() == "LOADED"  # full load, snapshot saved
+    assert fastpipe("run", "-q").code == 0
+    assert fastpipe("status").err.strip() == "LOADED"  # full load, snapshot saved
     time.sleep(freshcert.TRUST_AFTER_NS / 1e9 + 0.2)
-    assert fastpipe("status").stderr.strip() == "LOADED"  # fast path, certificate written
+    assert fastpipe("status").err.strip() == "LOADED"  # fast path, certificate written
     done = fastpipe("status")
-    assert (done.returncode, done.stdout, done.stderr.strip()) == (
+    assert (done.code, done.out, done.err.strip()) == (
         0,
         "first   fresh\nsecond  fresh\n",
         "CERTIFIED",
     )
     done = fastpipe("status", "--check")
-    assert (done.returncode, done.stderr.strip()) == (0, "CERTIFIED")
+    assert (done.code, done.err.strip()) == (0, "CERTIFIED")
     done = fastpipe("run")
-    assert (done.stdout, done.stderr.strip()) == ("0 ran, 2 fresh\n", "CERTIFIED")
+    assert (done.out, done.err.strip()) == ("0 ran, 2 fresh\n", "CERTIFIED")
     (tmp_path / "data" / "in.txt").write_text("xy")
     done = fastpipe("status", "--check")
-    assert done.returncode == 1
-    assert done.stderr.strip() == "LOADED"
-    assert "first   stale" in done.stdout
+    assert done.code == 1
+    assert done.err.strip() == "LOADED"
+    assert "first   stale" in done.out

@@ -50,6 +50,10 @@ class Quick:
     stages: tuple[str, ...]
     flags: frozenset[str] = field(default_factory=frozenset[str])  # keywords set, e.g. "as_json"
 
+    def options(self) -> dict[str, Any]:
+        """Every keyword the command's body takes (a bool each), True where its flag was given."""
+        return {keyword: keyword in self.flags for keyword in _FLAGS[self.command].values()}
+
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
     """Run the CLI; exit with the codes docs/guide.md lists, errors as one `fastpipe: error:`."""
@@ -96,18 +100,18 @@ def _certified(quick: Quick) -> int | None:
     files, same interpreter), or None: then the command runs as usual."""
     from fastpipe import freshcert
 
-    flags = quick.flags
-    if quick.stages or quick.globals.verbose or "downstream" in flags:
+    options = quick.options()
+    if quick.stages or quick.globals.verbose or options["downstream"]:
         return None
     if quick.command == "status":
         found = freshcert.answer(
-            quick.globals.directory, "status_json" if "as_json" in flags else "status"
+            quick.globals.directory, "status_json" if options["as_json"] else "status"
         )
         if found is None:
             return None
         print(found["text"])
         return EXIT_OK
-    if "as_json" in flags:
+    if options["as_json"]:
         return None
     return _certified_run(quick.globals.directory)
 
@@ -122,13 +126,13 @@ def _certified_run(directory: Path) -> int | None:
     from fastpipe.layout import Layout
 
     started = time.time()
-    found = freshcert.answer(directory, "run")
-    if found is None:
+    root = freshcert.certified_root(directory)
+    if root is None:
         return None
-    layout = Layout(Path(found["root"]))
+    layout = Layout(Path(root))
     try:
         with projectlock.hold(layout.run_lock, wait=False, on_wait=lambda _: None):
-            found = freshcert.answer(directory, "run")  # again, now that no run can start
+            found = freshcert.answer(Path(root), "run")  # checked now that no run can start
             if found is None:
                 return None
             from fastpipe import runhistory
@@ -141,22 +145,9 @@ def _certified_run(directory: Path) -> int | None:
 
 
 def _call(quick: Quick) -> int:
-    flags = quick.flags
     if quick.command == "status":
-        return status_command(
-            quick.globals,
-            quick.stages,
-            as_json="as_json" in flags,
-            check="check" in flags,
-            downstream="downstream" in flags,
-        )
-    return run_command(
-        quick.globals,
-        quick.stages,
-        quiet="quiet" in flags,
-        as_json="as_json" in flags,
-        downstream="downstream" in flags,
-    )
+        return status_command(quick.globals, quick.stages, **quick.options())
+    return run_command(quick.globals, quick.stages, **quick.options())
 
 
 def guarded(call: Callable[[], int], *, verbose: bool) -> int:

@@ -99,6 +99,13 @@ def remember(view: View, found: Sequence[StageStatus], started_ns: int) -> None:
         return
 
 
+def certified_root(start: Path) -> str | None:
+    """The root of the project at or above `start` when it holds a certificate (not yet
+    checked: `answer` checks it)."""
+    found = _certificate_at(os.path.realpath(start))
+    return found[0] if found is not None else None
+
+
 def forget(state_cache: Path) -> None:
     """Remove the certificate (a caller that changes what it certified without a stat change)."""
     (state_cache / NAME).unlink(missing_ok=True)

@@ -164,6 +164,20 @@ def fastpipe(
     return Result(proc.returncode, proc.stdout, proc.stderr)
 
 
+def python_code(code: str, *args: str, cwd: Path, timeout: float = TIMEOUT_S) -> Result:
+    """Run `python -c CODE ARGS` in `cwd` (a probe around fastpipe's entry) and capture it."""
+    proc = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=command_env(),
+        check=False,
+    )
+    return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
 def start(*args: str, cwd: Path, new_session: bool = False) -> subprocess.Popen[str]:
     """Start `python -m fastpipe ARGS` in `cwd` without waiting for it."""
     return subprocess.Popen(
