@@ -27,6 +27,11 @@ from tests.integration.project import python_code
             ),
         ),
         (["run", "--verbose"], Quick(Globals(Path("."), True), "run", ())),
+        (["run", "-j", "2"], Quick(Globals(Path("."), False), "run", (), jobs=2)),
+        (
+            ["run", "a", "--jobs", "12", "-q"],
+            Quick(Globals(Path("."), False), "run", ("a",), frozenset({"quiet"}), 12),
+        ),
     ],
 )
 def test_the_common_forms_are_parsed_here(args: list[str], expected: Quick) -> None:
@@ -40,7 +45,12 @@ def test_the_common_forms_are_parsed_here(args: list[str], expected: Quick) -> N
         ["--help"],
         ["status", "--help"],
         ["status", "-h"],
-        ["run", "-j", "2"],
+        ["run", "-j"],  # typer says what is missing
+        ["run", "-j", "0"],
+        ["run", "-j", "two"],
+        ["run", "-j", "-q"],
+        ["run", "-j2"],
+        ["status", "-j", "2"],  # a run option
         ["run", "--force"],
         ["run", "--watch"],
         ["run", "--jobs=2"],
@@ -90,6 +100,7 @@ def _cli(root: Path, module: str, *args: str) -> tuple[int, str, str]:
         ("status", "nosuch"),
         ("run", "-q"),
         ("run", "--json"),
+        ("run", "-j", "1"),
         ("-v", "status"),
     ],
 )

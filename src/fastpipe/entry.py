@@ -9,7 +9,7 @@ unchanged, so help, usage errors and every other command are typer's. Both paths
 into exit codes through `guarded`.
 
     fastpipe [-C DIR] [-v] status [--json] [--check] [--downstream] [STAGE...]
-    fastpipe [-C DIR] [-v] run [-q] [--json] [--downstream] [STAGE...]
+    fastpipe [-C DIR] [-v] run [-q] [--json] [--downstream] [-j N] [STAGE...]
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from fastpipe.events import Event, Listener
 
 VERBOSE = ("--verbose", "-v")
+JOBS = ("--jobs", "-j")  # run's one option with a value
 _FLAGS = {  # the options each quick command takes: flag -> the keyword it sets
     "status": {"--json": "as_json", "--check": "check", "--downstream": "downstream"},
     "run": {"-q": "quiet", "--quiet": "quiet", "--json": "as_json", "--downstream": "downstream"},
@@ -49,10 +50,14 @@ class Quick:
     command: str  # "status" or "run"
     stages: tuple[str, ...]
     flags: frozenset[str] = field(default_factory=frozenset[str])  # keywords set, e.g. "as_json"
+    jobs: int | None = None  # run -j N
 
     def options(self) -> dict[str, Any]:
-        """Every keyword the command's body takes (a bool each), True where its flag was given."""
-        return {keyword: keyword in self.flags for keyword in _FLAGS[self.command].values()}
+        """Every keyword the command's body takes: True where its flag was given, and `jobs`."""
+        found: dict[str, Any] = {k: k in self.flags for k in _FLAGS[self.command].values()}
+        if self.command == "run":
+            found["jobs"] = self.jobs
+        return found
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
@@ -85,14 +90,21 @@ def parse(args: Sequence[str]) -> Quick | None:
     known = _FLAGS[command]
     stages: list[str] = []
     flags: set[str] = set()
+    jobs: int | None = None
+    words = iter(words)
     for word in words:
         if word in known:
             flags.add(known[word])
+        elif command == "run" and word in JOBS:
+            value = next(words, "")
+            if not (value.isascii() and value.isdigit() and int(value) >= 1):
+                return None  # typer says what is wrong with it
+            jobs = int(value)
         elif word and not word.startswith("-"):
             stages.append(word)
         else:
             return None
-    return Quick(Globals(directory, verbose), command, tuple(stages), frozenset(flags))
+    return Quick(Globals(directory, verbose), command, tuple(stages), frozenset(flags), jobs)
 
 
 def _certified(quick: Quick) -> int | None:
