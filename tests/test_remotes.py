@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -101,6 +103,19 @@ def test_relative_directory_is_relative_to_the_project(tmp_path: Path) -> None:
     assert remote.path("files/xxh3/ab/cd") == f"{tmp_path}/store/files/xxh3/ab/cd"
     remote = remotes.open_remote(RemoteConfig("r", f"file://{tmp_path}/x"), Path("/"))
     assert remote.base == f"{tmp_path}/x"
+
+
+def test_a_local_directory_remote_opens_without_importing_fsspec(tmp_path: Path) -> None:
+    # fsspec costs ~0.1 s to import; a plain directory needs none of it until `fs` is asked for.
+    code = (
+        "import sys; from pathlib import Path; from fastpipe import remotes\n"
+        f"r = remotes.open_remote(remotes.RemoteConfig('r', 'store'), Path({str(tmp_path)!r}))\n"
+        "assert r.is_local and 'fsspec' not in sys.modules, sorted(sys.modules)\n"
+        "r.fs.pipe_file(r.path('k'), b'x')\n"
+        "assert 'fsspec' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+    assert (tmp_path / "store" / "k").read_bytes() == b"x"
 
 
 def test_unknown_protocol_is_an_error(tmp_path: Path) -> None:

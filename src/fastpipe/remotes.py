@@ -17,6 +17,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -62,8 +63,17 @@ class Remote:
     """An opened remote: its config, fsspec filesystem and the path of its root in it."""
 
     config: RemoteConfig
-    fs: Any  # an fsspec AbstractFileSystem
+    opened: Any  # an fsspec AbstractFileSystem; None for a plain directory until `fs` is used
     base: str
+
+    @cached_property
+    def fs(self) -> Any:
+        """The fsspec filesystem (a plain directory imports fsspec only when this is asked for)."""
+        if self.opened is not None:
+            return self.opened
+        from fsspec.implementations.local import LocalFileSystem
+
+        return LocalFileSystem(auto_mkdir=True)  # as open_remote gives any local remote
 
     @property
     def name(self) -> str:
@@ -76,7 +86,9 @@ class Remote:
     @property
     def is_local(self) -> bool:
         """A filesystem where a rename publishes a file (object stores publish on PUT)."""
-        protocol = self.fs.protocol
+        if self.opened is None:
+            return True
+        protocol = self.opened.protocol
         protocols = (protocol,) if isinstance(protocol, str) else tuple(protocol)
         return bool(_LOCAL_PROTOCOLS.intersection(protocols))
 
@@ -170,6 +182,11 @@ def _unknown(name: str, remotes: Mapping[str, RemoteConfig], where: str) -> Remo
 def open_remote(config: RemoteConfig, root: Path) -> Remote:
     """The fsspec filesystem of a remote (a relative directory is relative to `root`)."""
     protocol = _protocol(config.url)
+    if not config.options and ("://" not in config.url or config.url.startswith("file://")):
+        # A plain directory: transfer.py uses os calls, so fsspec (~0.1 s to import) waits.
+        local = Path(os.path.expanduser(config.url.removeprefix("file://")))
+        base = str(local if local.is_absolute() else root / local)
+        return Remote(config, None, base.rstrip("/"))
     try:
         import fsspec
     except ImportError:  # pragma: no cover - fsspec is a core dependency
