@@ -9,6 +9,9 @@ stale) and measures, on the same clock, saved -> started:
 - watch: a `fastpipe run --watch` already running (warm server up), which notices the edit;
 - fresh: `fastpipe run` started right after the edit is saved (warm executor, its default).
 
+Both run in tools.environment(): PYTHONDONTWRITEBYTECODE dropped, as a user's Python writes
+bytecode (inherited, every import compiled the project's modules from source).
+
     .venv/bin/python benchmarks/watch_latency.py [--rounds 7]
 """
 
@@ -28,6 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import generate
+import tools
 from bodies import IMPORTS
 from dag import build
 
@@ -89,6 +93,7 @@ def fresh_rounds(root: Path, rounds: int, first: int) -> list[float]:
         proc = subprocess.Popen(
             [sys.executable, "-m", "fastpipe", "run", "--quiet"],
             cwd=root,
+            env=tools.environment(),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -101,6 +106,7 @@ def watch_rounds(root: Path, rounds: int, first: int) -> list[float]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "fastpipe", "run", "--watch"],
         cwd=root,
+        env=tools.environment(),
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -138,6 +144,7 @@ def main() -> None:
         subprocess.run(
             [sys.executable, "-m", "fastpipe", "run", "--quiet"],
             cwd=root,
+            env=tools.environment(),
             check=True,
             capture_output=True,
         )
