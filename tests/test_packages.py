@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import sys
 from pathlib import Path
@@ -55,3 +56,88 @@ def test_load_scans_once_per_state(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert packages.load(path, "s2").versions == {"fpdemo": "2"}  # another environment
     path.write_text("{not json")
     assert packages.load(path, "s2").versions == {"fpdemo": "3"}
+
+
+def _stdlib_answer() -> Distributions:
+    """What importlib.metadata's own (slower) functions say: the oracle for `scan`."""
+    from importlib import metadata
+
+    modules = {m: tuple(sorted(set(d))) for m, d in metadata.packages_distributions().items()}
+    versions: dict[str, str] = {}
+    for dist in metadata.distributions():
+        name = dist.metadata["Name"]
+        if name:
+            versions.setdefault(name, dist.version)
+    return Distributions(modules, versions)
+
+
+def test_scan_answers_as_importlib_metadata_does_for_this_environment() -> None:
+    assert packages.scan() == _stdlib_answer()
+
+
+def _dist_info(site: Path, name: str, version: str, files: dict[str, str]) -> None:
+    info = site / f"{name.replace('-', '_')}-{version}.dist-info"
+    info.mkdir(parents=True)
+    for relative, text in files.items():
+        (info / relative).write_text(text)
+
+
+def test_scan_answers_as_importlib_metadata_does_for_odd_distributions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = tmp_path / "lib" / "site"
+    metadata_text = "Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n\nName: not-this\n"
+    _dist_info(
+        site,
+        "fp-declared",
+        "1.0",
+        {
+            "METADATA": metadata_text.format(name="fp-declared", version="1.0"),
+            "top_level.txt": "fpdeclared\nfpdeclared_extra\n",
+        },
+    )
+    record = "\n".join(
+        [
+            "fpinferred/__init__.py,sha256=x,1",
+            "fpinferred/sub/mod.py,,",
+            "fpsingle.py,,",
+            "_fpnative.cpython-311-x86_64-linux-gnu.so,,",
+            '"fp,comma.py",,',
+            "../../bin/fptool,,",
+            "fp_inferred-2.0.dist-info/METADATA,,",
+            "fpdata/table.csv,,",
+            "README,,",
+        ]
+    )
+    _dist_info(
+        site,
+        "fp-inferred",
+        "2.0",
+        {"METADATA": metadata_text.format(name="fp-inferred", version="2.0"), "RECORD": record},
+    )
+    for line in record.splitlines():  # installed files exist (3.12+ skip those that do not)
+        relative = next(csv.reader([line]))[0]
+        (site / relative).parent.mkdir(parents=True, exist_ok=True)
+        (site / relative).touch()
+    _dist_info(  # a second copy later on the path: the first version wins
+        tmp_path / "later",
+        "fp-inferred",
+        "1.5",
+        {"METADATA": metadata_text.format(name="fp-inferred", version="1.5"), "RECORD": record},
+    )
+    _dist_info(
+        site,
+        "fp-legacy",
+        "0.3",
+        {
+            "PKG-INFO": "Metadata-Version: 1.0\nname: fp-legacy\nversion: 0.3\n",
+            "top_level.txt": "fplegacy",
+        },
+    )
+    stdlib = [entry for entry in sys.path if entry and "-packages" not in entry]  # imports
+    monkeypatch.setattr(sys, "path", [str(site), str(tmp_path / "later"), *stdlib])
+    found = packages.scan()
+    assert found == _stdlib_answer()
+    assert found.versions == {"fp-declared": "1.0", "fp-inferred": "2.0", "fp-legacy": "0.3"}
+    assert found.modules["fpinferred"] == ("fp-inferred",)
+    assert found.modules["fpdeclared_extra"] == ("fp-declared",)
