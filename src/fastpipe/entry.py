@@ -110,11 +110,11 @@ def parse(args: Sequence[str]) -> Quick | None:
 def _certified(quick: Quick) -> int | None:
     """A no-op `status` or `run` of every stage answered from freshcert's record (unchanged
     files, same interpreter), or None: then the command runs as usual."""
-    from fastpipe import freshcert
-
     options = quick.options()
     if quick.stages or quick.globals.verbose or options["downstream"]:
         return None
+    from fastpipe import freshcert
+
     if quick.command == "status":
         found = freshcert.answer(
             quick.globals.directory, "status_json" if options["as_json"] else "status"
