@@ -248,12 +248,31 @@ def import_pipeline(project: Project) -> types.ModuleType:
 
 
 def _import_error(name: str, exc: BaseException) -> ProjectError:
-    tb = exc.__traceback__
-    while tb is not None and _is_machinery(tb.tb_frame.f_code.co_filename):
-        tb = tb.tb_next  # show the user's frames, not fastpipe's and importlib's
     import traceback
 
-    details = "".join(traceback.format_exception(type(exc), exc, tb))
+    shown = traceback.TracebackException.from_exception(exc)
+    pending: list[tuple[traceback.TracebackException, BaseException]] = [(shown, exc)]
+    seen: set[int] = set()
+    while pending:  # the exception and its causes: only the user's frames, wherever they are
+        found, real = pending.pop()
+        if id(real) in seen:
+            continue
+        seen.add(id(real))
+        keep = (
+            []
+            if isinstance(real, SyntaxError)
+            else [  # its file, line and caret say where
+                f for f in found.stack if not _is_machinery(f.filename)
+            ]
+        )
+        found.stack = traceback.StackSummary.from_list(keep)
+        for shown_link, real_link in (
+            (found.__cause__, real.__cause__),
+            (found.__context__, real.__context__),
+        ):
+            if shown_link is not None and real_link is not None:
+                pending.append((shown_link, real_link))
+    details = "".join(shown.format())
     return ProjectError(
         f"importing the pipeline module '{name}' failed: {type(exc).__name__}: {exc}",
         details=details,

@@ -187,6 +187,45 @@ def test_pipeline_import_error_shows_only_user_frames(make_project: MakeProject)
     assert "fastpipe/" not in result.err and "importlib" not in result.err, result.err
 
 
+def test_a_syntax_error_in_a_helper_shows_where_not_the_import_machinery(
+    make_project: MakeProject,
+) -> None:
+    files = _pipeline("import helpers\n")
+    files["helpers.py"] = "def scale(x):\n    return 1.0 + / x\n"
+    project = make_project(files)
+
+    result = project.run("status")
+
+    assert result.code == 2, result
+    assert result.err_lines[-1].startswith(ERROR_PREFIX), result
+    assert "helpers.py" in result.err_lines[-1] and "line 2" in result.err_lines[-1], result
+    assert "Traceback" not in result.err, result.err  # the file, line and caret say it all
+    assert "return 1.0 + / x" in result.err, result.err
+    assert "importlib" not in result.err and "fastpipe/" not in result.err, result.err
+
+
+def test_an_error_raised_in_a_helper_shows_only_user_frames(make_project: MakeProject) -> None:
+    files = _pipeline("import helpers\n")
+    files["helpers.py"] = (
+        "def fail():\n"
+        "    try:\n"
+        "        {}['column']\n"
+        "    except KeyError as exc:\n"
+        "        raise ValueError('bad table') from exc\n"
+        "\n"
+        "fail()\n"
+    )
+    project = make_project(files)
+
+    result = project.run("status")
+
+    assert result.code == 2, result
+    assert "bad table" in result.err_lines[-1], result
+    assert 'pipeline.py", line 3' in result.err and 'helpers.py", line 5' in result.err, result
+    assert "KeyError: 'column'" in result.err and "direct cause" in result.err, result.err
+    assert "importlib" not in result.err and "fastpipe/" not in result.err, result.err
+
+
 def test_verbose_shows_fastpipe_traceback(project: Project) -> None:
     result = project.run("--verbose", "run", "trian")
 
