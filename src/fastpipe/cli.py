@@ -92,12 +92,16 @@ def run(
         bool, typer.Option("--dry-run", "-n", help="Print what would run, and why; run nothing.")
     ] = False,
     jobs: Annotated[
-        int | None, typer.Option("--jobs", "-j", min=1, help="Stages run at once (default: CPUs).")
+        int | None,
+        typer.Option(
+            "--jobs", "-j", min=1, metavar="N", help="Stages run at once (default: CPUs)."
+        ),
     ] = None,
     executor: Annotated[
         str | None,
         typer.Option(
             "--executor",
+            metavar="NAME",
             help="Where stages run: warm (default), process, inline, interpreter, dask.",
         ),
     ] = None,
@@ -225,7 +229,7 @@ def status(
 @app.command()
 def explain(
     ctx: typer.Context,
-    stage: Annotated[str, typer.Argument(help="The stage to explain.")],
+    stage: Annotated[str, typer.Argument(metavar="STAGE", help="The stage to explain.")],
     as_json: JsonFlag = False,
     diff: Annotated[
         bool, typer.Option("--diff", help="Show a source diff of each changed function/class.")
@@ -337,7 +341,7 @@ def export(
 @app.command("exec")
 def exec_(
     ctx: typer.Context,
-    stage: Annotated[str, typer.Argument(help="The stage to run.")],
+    stage: Annotated[str, typer.Argument(metavar="STAGE", help="The stage to run.")],
     set_: Annotated[
         list[str] | None,
         typer.Option("--set", metavar="STAGE.PARAM=VALUE", help="Override a param (repeatable)."),
@@ -453,9 +457,12 @@ from fastpipe import cli_remote  # noqa: E402, F401  (push, fetch, pull, install
 @app.command()
 def accept(
     ctx: typer.Context,
-    stages: Annotated[list[str], typer.Argument(help="The stages to accept.")],
+    stages: Annotated[list[str], typer.Argument(metavar="STAGE...", help="The stages to accept.")],
     because: Annotated[
-        str, typer.Option("--because", help="Why their results still hold (kept in the lock).")
+        str,
+        typer.Option(
+            "--because", metavar="TEXT", help="Why their results still hold (kept in the lock)."
+        ),
     ],
     force: Annotated[
         bool, typer.Option("--force", help="Accept even though deps or outputs changed.")
@@ -476,7 +483,8 @@ def accept(
 def verify(
     ctx: typer.Context,
     stages: Annotated[
-        list[str] | None, typer.Argument(help="The stages to verify (default: all).")
+        list[str] | None,
+        typer.Argument(metavar="[STAGE]...", help="The stages to verify (default: all)."),
     ] = None,
 ) -> int:
     """Re-run fresh stages in a temporary copy; report those whose outputs differ."""

@@ -43,7 +43,10 @@ BRev = Annotated[
 ]
 AllFlag = Annotated[bool, typer.Option("--all", help="Show unchanged values too.")]
 Precision = Annotated[
-    int, typer.Option("--precision", min=0, help="Digits the numeric change is rounded to.")
+    int,
+    typer.Option(
+        "--precision", min=0, metavar="DIGITS", help="Digits the numeric change is rounded to."
+    ),
 ]
 
 
@@ -151,7 +154,9 @@ def params_diff(
 
 def history(
     ctx: typer.Context,
-    limit: Annotated[int, typer.Option("-n", min=1, help="Show the N latest runs.")] = 20,
+    limit: Annotated[
+        int, typer.Option("-n", min=1, metavar="N", help="Show the N latest runs.")
+    ] = 20,
     as_json: JsonFlag = False,
 ) -> None:
     """List the recorded runs, newest first (.fastpipe/runs/, the last 100 kept)."""

@@ -61,13 +61,18 @@ def checkout(
 
 def get(
     ctx: typer.Context,
-    path: Annotated[str, typer.Argument(help="The path, relative to the project root.")],
+    path: Annotated[
+        str, typer.Argument(metavar="PATH", help="The path, relative to the project root.")
+    ],
     rev: Annotated[
-        str, typer.Option("--rev", help="The git revision: branch, tag, SHA, HEAD~2...")
+        str,
+        typer.Option("--rev", metavar="REV", help="The git revision: branch, tag, SHA, HEAD~2..."),
     ],
     out: Annotated[
         Path | None,
-        typer.Option("-o", "--out", help="Where to write it (default: its name, here)."),
+        typer.Option(
+            "-o", "--out", metavar="OUT", help="Where to write it (default: its name, here)."
+        ),
     ] = None,
     force: Annotated[bool, typer.Option("--force", "-f", help="Overwrite OUT.")] = False,
 ) -> int:
