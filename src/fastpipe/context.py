@@ -41,7 +41,7 @@ class Context:
     cache: StatCache
     listener: Listener
     fingerprinter: Fingerprinter
-    load: LoadFacts | None = None  # None when params were overridden (--set)
+    load: LoadFacts | None = None  # None: params overridden (--set), or a load not recorded
     locks: LockCache | None = None  # parsed locks kept by the caller across commands (watch)
     _manifests: dict[str, Manifest] = field(default_factory=dict[str, Manifest])
     _locks: dict[str, LockRead] = field(default_factory=dict[str, LockRead])
@@ -177,12 +177,15 @@ def open_context(
     listener: Listener,
     carried: Mapping[str, Carried] | None = None,
     locks: LockCache | None = None,
+    record: bool = True,
 ) -> Context:
     """Load the project at or above `start` and everything commands need about it.
 
     A caller that loads the project again and again (run --watch) passes what the last load
     learnt: `carried` (`Fingerprinter.carry()`: source files by their exact text) and `locks`
     (parsed locks by the digest of their bytes); neither is trusted for a changed file.
+    `record=False` imports without the import watch (its hooks multiply the import's cost):
+    the context then has no `load`, which only a snapshot (fastpath.remember) needs.
     """
     project = discovery.load_project(start)
     cache = StatCache.load(project.layout.stat_cache)
@@ -194,6 +197,8 @@ def open_context(
     late: list[ImportRecord] = []
 
     def watched_import(name: str) -> types.ModuleType:
+        if not record:
+            return importlib.import_module(name)
         with importwatch.watch(is_project_file) as late_recorder:
             try:
                 return importlib.import_module(name)
@@ -206,12 +211,16 @@ def open_context(
         return fingerprinter.project.relpath(filename) is not None
 
     started = time.time_ns()
-    with importwatch.watch(is_project_file) as recorder:
+    recorder: importwatch.Recorder | None = None
+    if record:
+        with importwatch.watch(is_project_file) as recorder:
+            pipeline = discovery.load_pipeline(project)
+    else:
         pipeline = discovery.load_pipeline(project)
     # Outside the watch: params.yaml is a snapshot source anyway, and its parse (10,000 stages:
     # 30,000 lines of YAML) would run under the watch's profile hook.
     specs = pipeline.specs
     resolved = resolve_params(specs, load_params_file(project.root), overrides)
     dag = graph.build_graph(specs.values())
-    facts = None if overrides else LoadFacts(recorder.record(), started, late)
+    facts = None if overrides or recorder is None else LoadFacts(recorder.record(), started, late)
     return Context(pipeline, dag, resolved, cache, listener, fingerprinter, facts, locks)

@@ -144,6 +144,7 @@ class _Cycles:
                     listener=self.listener,
                     carried=self.carried,
                     locks=self.locks,
+                    record=False,  # no snapshot is written from a watch cycle
                 )
                 if self.state is not None:
                     _reuse_fingerprints(ctx, self.state, since)
