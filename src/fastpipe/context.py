@@ -21,7 +21,7 @@ from fastpipe import discovery, graph, importwatch
 from fastpipe import packages as installed
 from fastpipe.events import Listener, WarningIssued
 from fastpipe.fingerprint import Fingerprinter, Manifest
-from fastpipe.fingerprint.source import Carried
+from fastpipe.fingerprint.sourceindex import Carried
 from fastpipe.hashing import FileHash, StatCache, hash_path
 from fastpipe.importwatch import ImportRecord
 from fastpipe.lockcache import LockCache

@@ -27,7 +27,7 @@ from fastpipe.context import Context, open_context
 from fastpipe.errors import FastpipeError
 from fastpipe.events import Listener, Waiting
 from fastpipe.fingerprint import Manifest
-from fastpipe.fingerprint.source import Carried
+from fastpipe.fingerprint.sourceindex import Carried
 from fastpipe.layout import STATE_DIR
 from fastpipe.lockcache import LockCache
 from fastpipe.params import PARAMS_FILE
