@@ -127,3 +127,43 @@ def test_changes_during_a_broken_spell_are_not_forgotten(tmp_path: Path) -> None
     last = seen[-1]
     assert last.result is not None and last.result.names(Outcome.RAN) == ["a"]
     assert (root / "a.txt").read_text() == "edited"
+
+
+def _cycles(root: Path, seen: list[object]) -> object:
+    from fastpipe import discovery
+    from fastpipe.executors.inline import InlineExecutor
+    from fastpipe.runner import RunOptions
+    from fastpipe.watch import _Cycles
+
+    return _Cycles(
+        discovery.load_project(root),
+        (),
+        False,
+        RunOptions(executor="inline"),
+        InlineExecutor(),
+        lambda _event: None,
+        seen.append,
+    )
+
+
+def test_a_cycle_imports_the_pipeline_without_the_import_watch(tmp_path: Path) -> None:
+    """The import watch (audit + profile hooks) serves only the snapshot, which a watch cycle
+    never writes: the cycle's import runs without its profile hook; a plain load has it."""
+    root = project(tmp_path)
+    probe = 'import sys\nPath("hooked.txt").write_text(str(sys.getprofile() is not None))\n'
+    (root / "pipeline.py").write_text(
+        PIPELINE.replace("import helpers\n", "import helpers\n" + probe)
+    )
+    (root / "in.txt").write_text("x")
+    (root / "raw").mkdir()
+    open_context(root, listener=lambda _e: None)
+    assert (root / "hooked.txt").read_text() == "True"
+    seen: list[object] = []
+    cycles = _cycles(root, seen)
+    monkey = pytest.MonkeyPatch()
+    monkey.syspath_prepend(str(root))
+    try:
+        cycles.run((), preload=())  # pyright: ignore[reportAttributeAccessIssue]
+    finally:
+        monkey.undo()
+    assert (root / "hooked.txt").read_text() == "False"

@@ -6,6 +6,7 @@ and remembered for the rest of the command.
 
 from __future__ import annotations
 
+import copy
 import functools
 import importlib
 import time
@@ -21,12 +22,12 @@ from fastpipe import discovery, graph, importwatch
 from fastpipe import packages as installed
 from fastpipe.events import Listener, WarningIssued
 from fastpipe.fingerprint import Fingerprinter, Manifest
-from fastpipe.fingerprint.source import Carried
+from fastpipe.fingerprint.sourceindex import Carried
 from fastpipe.hashing import FileHash, StatCache, hash_path
 from fastpipe.importwatch import ImportRecord
 from fastpipe.lockcache import LockCache
 from fastpipe.lockfile import LockRead
-from fastpipe.params import Override, load_params_file, resolve_params
+from fastpipe.params import Override, parse_params_text, read_params_text, resolve_params
 from fastpipe.staleness import UNFINISHED, Observed, StageStatus, statuses
 from fastpipe.store import object_store, read_stage_lock, restorable
 
@@ -41,8 +42,9 @@ class Context:
     cache: StatCache
     listener: Listener
     fingerprinter: Fingerprinter
-    load: LoadFacts | None = None  # None when params were overridden (--set)
+    load: LoadFacts | None = None  # None: params overridden (--set), or a repeated load
     locks: LockCache | None = None  # parsed locks kept by the caller across commands (watch)
+    derived: Derived | None = None  # for the next load's `previous` (run --watch)
     _manifests: dict[str, Manifest] = field(default_factory=dict[str, Manifest])
     _locks: dict[str, LockRead] = field(default_factory=dict[str, LockRead])
     _warned: set[str] = field(default_factory=set[str])  # stages whose code warnings were shown
@@ -151,6 +153,41 @@ class Context:
 
 
 @dataclass(frozen=True)
+class Derived:
+    """What a load derived from the stage declarations and params.yaml, for the next load of
+    a caller that loads again and again (run --watch); each part is taken over only while what
+    it was derived from is exactly the same."""
+
+    params_text: str | None  # params.yaml as read (None: no file)
+    params_file: Mapping[str, Mapping[str, Any]]  # its parse (handed out as a deep copy)
+    graph_key: tuple[tuple[object, ...], ...]  # what build_graph reads of each spec
+    graph: nx.DiGraph
+
+
+def _graph_key(specs: Iterable[Any]) -> tuple[tuple[object, ...], ...]:
+    """Everything of the specs that the graph is built from or read for (names, deps,
+    outputs, a matrix variant's base), in order: strings, compared exactly."""
+    return tuple((s.name, s.deps, s.outputs, s.base) for s in specs)
+
+
+def _params_file(text: str | None, previous: Derived | None) -> Mapping[str, Mapping[str, Any]]:
+    if previous is not None and previous.params_text == text:
+        return copy.deepcopy(dict(previous.params_file))  # a stage may mutate its params
+    return parse_params_text(text)
+
+
+def _graph(
+    specs: Mapping[str, Any], key: tuple[tuple[object, ...], ...], previous: Derived | None
+) -> nx.DiGraph:
+    if previous is None or previous.graph_key != key:
+        return graph.build_graph(specs.values())
+    dag = previous.graph.copy()
+    for name, spec in specs.items():
+        dag.nodes[name]["spec"] = spec  # the same paths, maybe not the same timeout, params...
+    return dag
+
+
+@dataclass(frozen=True)
 class LoadFacts:
     """How the pipeline was loaded: what it read, and when (for snapshot.py)."""
 
@@ -177,12 +214,19 @@ def open_context(
     listener: Listener,
     carried: Mapping[str, Carried] | None = None,
     locks: LockCache | None = None,
+    repeated: bool = False,
+    previous: Derived | None = None,
 ) -> Context:
     """Load the project at or above `start` and everything commands need about it.
 
     A caller that loads the project again and again (run --watch) passes what the last load
     learnt: `carried` (`Fingerprinter.carry()`: source files by their exact text) and `locks`
     (parsed locks by the digest of their bytes); neither is trusted for a changed file.
+    Such a caller says `repeated`: the pipeline is imported without the import watch (its
+    hooks multiply the import's cost; the context has no `load`, which only a snapshot needs,
+    and such a caller writes none), and the context keeps `derived`, which the next load takes
+    as `previous`: an unchanged params.yaml is not parsed again, nor the graph built again
+    when no stage's name, deps or outputs changed.
     """
     project = discovery.load_project(start)
     cache = StatCache.load(project.layout.stat_cache)
@@ -194,6 +238,8 @@ def open_context(
     late: list[ImportRecord] = []
 
     def watched_import(name: str) -> types.ModuleType:
+        if repeated:
+            return importlib.import_module(name)
         with importwatch.watch(is_project_file) as late_recorder:
             try:
                 return importlib.import_module(name)
@@ -206,12 +252,20 @@ def open_context(
         return fingerprinter.project.relpath(filename) is not None
 
     started = time.time_ns()
-    with importwatch.watch(is_project_file) as recorder:
+    recorder: importwatch.Recorder | None = None
+    if not repeated:
+        with importwatch.watch(is_project_file) as recorder:
+            pipeline = discovery.load_pipeline(project)
+    else:
         pipeline = discovery.load_pipeline(project)
     # Outside the watch: params.yaml is a snapshot source anyway, and its parse (10,000 stages:
     # 30,000 lines of YAML) would run under the watch's profile hook.
     specs = pipeline.specs
-    resolved = resolve_params(specs, load_params_file(project.root), overrides)
-    dag = graph.build_graph(specs.values())
-    facts = None if overrides else LoadFacts(recorder.record(), started, late)
-    return Context(pipeline, dag, resolved, cache, listener, fingerprinter, facts, locks)
+    text = read_params_text(project.root)
+    file_values = _params_file(text, previous)
+    resolved = resolve_params(specs, file_values, overrides)
+    key = _graph_key(specs.values())
+    dag = _graph(specs, key, previous)
+    facts = None if overrides or recorder is None else LoadFacts(recorder.record(), started, late)
+    derived = Derived(text, copy.deepcopy(file_values), key, dag) if repeated else None
+    return Context(pipeline, dag, resolved, cache, listener, fingerprinter, facts, locks, derived)

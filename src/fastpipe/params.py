@@ -110,12 +110,23 @@ def parse_override(text: str) -> Override:
 
 def load_params_file(root: Path) -> dict[str, dict[str, Any]]:
     """The stage -> {param: value} tables of `params.yaml` at `root` ({} if there is none)."""
+    return parse_params_text(read_params_text(root))
+
+
+def read_params_text(root: Path) -> str | None:
+    """The text of `params.yaml` at `root`, None if there is none."""
     try:
-        text = (root / PARAMS_FILE).read_text(encoding="utf-8")
+        return (root / PARAMS_FILE).read_text(encoding="utf-8")
     except FileNotFoundError:
-        return {}
+        return None
     except (OSError, UnicodeDecodeError) as exc:
         raise ParamsError(f"{PARAMS_FILE}: cannot read it ({exc})") from None
+
+
+def parse_params_text(text: str | None) -> dict[str, dict[str, Any]]:
+    """The stage -> {param: value} tables of params.yaml text ({} for None: no file)."""
+    if text is None:
+        return {}
     try:
         data = load_yaml(text)
     except (yaml.YAMLError, ValueError) as exc:

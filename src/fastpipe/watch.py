@@ -23,11 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fastpipe import discovery, executors, projectlock
-from fastpipe.context import Context, open_context
+from fastpipe.context import Context, Derived, open_context
 from fastpipe.errors import FastpipeError
 from fastpipe.events import Listener, Waiting
 from fastpipe.fingerprint import Manifest
-from fastpipe.fingerprint.source import Carried
+from fastpipe.fingerprint.sourceindex import Carried
 from fastpipe.layout import STATE_DIR
 from fastpipe.lockcache import LockCache
 from fastpipe.params import PARAMS_FILE
@@ -119,6 +119,7 @@ class _Cycles:
     # source files by text (no reparse of an unchanged pipeline.py), locks by their bytes.
     carried: Mapping[str, Carried] = field(default_factory=dict[str, Carried])
     locks: LockCache = field(default_factory=lambda: LockCache(None, {}))
+    derived: Derived | None = None  # params.yaml's parse and the graph, by what they came from
 
     def _waiting(self, message: str) -> None:
         self.listener(Waiting(message))
@@ -144,7 +145,10 @@ class _Cycles:
                     listener=self.listener,
                     carried=self.carried,
                     locks=self.locks,
+                    repeated=True,
+                    previous=self.derived,
                 )
+                self.derived = ctx.derived
                 if self.state is not None:
                     _reuse_fingerprints(ctx, self.state, since)
                 selection = ctx.select(self.targets, downstream=self.downstream)

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from fastpipe.fingerprint import Fingerprinter, Manifest
-from fastpipe.fingerprint.source import Carried
+from fastpipe.fingerprint.sourceindex import Carried
 from fastpipe.hashing import StatCache, hash_path
 from tests.fingerprint.conftest import Project
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from fastpipe.fingerprint import source
+from fastpipe.fingerprint import sourceindex
 
 MODULE = """
 def make(i):
@@ -31,7 +31,7 @@ def _code(tmp_path: Path) -> tuple[str, dict[str, object]]:
 
 def test_a_def_asked_for_again_is_found_again(tmp_path: Path) -> None:
     _, ns = _code(tmp_path)
-    index = source.SourceIndex()
+    index = sourceindex.SourceIndex()
     top = ns["top"].__code__  # pyright: ignore[reportAttributeAccessIssue]
     first = index.code_node(top)
     assert isinstance(first, ast.FunctionDef) and first.name == "top"
@@ -42,7 +42,7 @@ def test_a_def_asked_for_again_is_found_again(tmp_path: Path) -> None:
 
 def test_closures_of_one_code_all_get_its_node(tmp_path: Path) -> None:
     _, ns = _code(tmp_path)
-    index = source.SourceIndex()
+    index = sourceindex.SourceIndex()
     make = ns["make"]
     codes = [make(i).__code__ for i in range(3)]  # pyright: ignore[reportCallIssue, reportOptionalCall, reportFunctionMemberAccess]
     found = [index.code_node(code) for code in codes]
@@ -51,7 +51,7 @@ def test_closures_of_one_code_all_get_its_node(tmp_path: Path) -> None:
 
 def test_the_module_tree_is_whole_after_defs_were_handed_out(tmp_path: Path) -> None:
     filename, ns = _code(tmp_path)
-    index = source.SourceIndex()
+    index = sourceindex.SourceIndex()
     index.code_node(ns["top"].__code__)  # pyright: ignore[reportAttributeAccessIssue]
     tree = index.tree(filename)
     assert tree is not None
@@ -124,10 +124,10 @@ def test_a_large_file_parsed_by_blocks_gives_the_nodes_a_whole_parse_gives(
     path.write_text(TRICKY)
     codes = [c for c in _codes(compile(TRICKY, str(path), "exec")) if c.co_name != "<module>"]
     assert len(codes) >= 6
-    whole = source.SourceIndex()
+    whole = sourceindex.SourceIndex()
     expected = {(c.co_name, c.co_firstlineno): whole.code_node(c) for c in codes}
-    monkeypatch.setattr(source, "CHUNKED_BYTES", -1)  # every file is "large"
-    chunked = source.SourceIndex()
+    monkeypatch.setattr(sourceindex, "CHUNKED_BYTES", -1)  # every file is "large"
+    chunked = sourceindex.SourceIndex()
     for code in codes:
         node = chunked.code_node(code)
         want = expected[(code.co_name, code.co_firstlineno)]

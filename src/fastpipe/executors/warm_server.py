@@ -55,17 +55,23 @@ def _preload(root: str, modules: list[str]) -> list[tuple[str, str]]:
     return failures
 
 
-def _forget_project_modules(root: str) -> None:
+def _forget_project_modules(root: str, outside: set[str]) -> None:
     """Drop from sys.modules every module loaded from a file under `root` (not an installed
-    package there), so that importing it again reads the edited source."""
+    package there), so that importing it again reads the edited source.
+
+    `outside` holds the files found to lie outside the project at an earlier reload (their
+    realpath, a few hundred of them, was the reload's largest cost): a library module keeps
+    its file, and only project modules are imported again."""
     prefix = os.path.join(os.path.realpath(root), "")
     for name, module in list(sys.modules.items()):
         path = getattr(module, "__file__", None)
-        if not path:
+        if not path or path in outside:
             continue
         real = os.path.realpath(path)
         if real.startswith(prefix) and "site-packages" not in real:
             del sys.modules[name]
+        else:
+            outside.add(path)
     importlib.invalidate_caches()
 
 
@@ -99,6 +105,7 @@ class _Server:
         self.selector.register(control, selectors.EVENT_READ)
         self.children: dict[int, tuple[int, int, bytearray]] = {}  # fd -> (id, pid, data)
         self.set_pdeathsig = pdeathsig_setter()  # loaded once, called in every stage process
+        self.outside: set[str] = set()  # module files not under the root (see reload)
 
     def serve(self) -> None:
         while True:
@@ -123,7 +130,7 @@ class _Server:
             return True
         if message[0] == "reload":
             gc.unfreeze()
-            _forget_project_modules(self.root)
+            _forget_project_modules(self.root, self.outside)
             self.control.send(("reloaded", _preload(self.root, message[1])))
             _settle()
             return True

@@ -25,6 +25,7 @@ from typing import Any
 
 from fastpipe.fingerprint import bytecode, names, source, unsourced
 from fastpipe.fingerprint.project import ProjectCode
+from fastpipe.fingerprint.sourceindex import Carried, SourceIndex
 from fastpipe.fingerprint.values import OpaqueValueError, Tokenizer
 from fastpipe.stage import stage as _stage_decorator
 
@@ -94,14 +95,14 @@ class Fingerprinter:
         root: Path,
         hash_file: Callable[[str], str | None] | None = None,
         import_module: Callable[[str], types.ModuleType] | None = None,
-        carried: Mapping[str, source.Carried] | None = None,
+        carried: Mapping[str, Carried] | None = None,
     ) -> None:
         self._project = ProjectCode(str(root))
         self._hash_file = hash_file
         # Importing a module that a function body imports but nothing has imported yet runs
         # project code: the caller may want to watch it (see importwatch).
         self._import_module = import_module or importlib.import_module
-        self._sources = source.SourceIndex(carried)  # carried: what the last run read
+        self._sources = SourceIndex(carried)  # carried: what the last run read
         self._nodes: dict[Hashable, _Node] = {}
         self._pending: dict[Hashable, Callable[[], _Node]] = {}
         self._keep: list[object] = []  # memo keys use id(); keep those objects alive
@@ -117,7 +118,7 @@ class Fingerprinter:
         """What counts as project code for this fingerprinter."""
         return self._project
 
-    def carry(self) -> dict[str, source.Carried]:
+    def carry(self) -> dict[str, Carried]:
         """What a later Fingerprinter may take over (`carried=`) about the files read here: each
         is used only while the file's text is the same (run --watch)."""
         return self._sources.carry()
