@@ -138,3 +138,28 @@ def test_a_large_file_parsed_by_blocks_gives_the_nodes_a_whole_parse_gives(
         assert ast.dump(node, include_attributes=True) == ast.dump(want, include_attributes=True)
     box = chunked.class_node(str(path), "Box", TRICKY.splitlines().index("class Box:") + 1)
     assert box is not None and box.name == "Box"
+
+
+def test_module_evals_of_a_large_file_parse_it_whole_only_when_it_names_eval_or_exec(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sourceindex, "CHUNKED_BYTES", -1)  # every file is "large"
+    plain, hazard = tmp_path / "plain.py", tmp_path / "hazard.py"
+    plain.write_text(MODULE)
+    hazard.write_text(MODULE + "\nexec('GENERATED = 1')\n")
+    parsed: list[str] = []
+    real_parse = ast.parse
+
+    def counting_parse(source: str, filename: str = "<unknown>", *args: object) -> ast.Module:
+        parsed.append(filename)
+        return real_parse(source, filename)
+
+    monkeypatch.setattr(sourceindex.ast, "parse", counting_parse)
+    index = sourceindex.SourceIndex()
+    assert index.module_evals(str(plain)) == ()
+    assert parsed == []  # no whole-file parse, and no whole-file index kept
+    found = index.module_evals(str(hazard))
+    assert len(found) == 1 and "module-level exec() (line 10)" in found[0]
+    _, ns = _code(tmp_path)  # definitions are still found block by block afterwards
+    node = index.code_node(ns["top"].__code__)  # pyright: ignore[reportAttributeAccessIssue]
+    assert isinstance(node, ast.FunctionDef) and node.name == "top"

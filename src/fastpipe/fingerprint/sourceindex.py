@@ -156,14 +156,25 @@ class SourceIndex:
             if old is not None and old.evals is not None:
                 self._evals[filename] = old.evals
             else:
-                tree = self.tree(filename)
+                text = self._text(filename)
+                # A module-level eval/exec call names them: a file that never spells either
+                # has none, and is not parsed whole (a 10,000-stage pipeline.py would be
+                # hundreds of MiB of syntax tree, and a whole-file index kept with it).
+                named = text is not None and ("eval" in text or "exec" in text)
+                tree = self.tree(filename) if named else None
                 self._evals[filename] = tuple(module_level_evals(tree)) if tree else ()
         return self._evals[filename]
 
     def tree(self, filename: str) -> ast.Module | None:
-        """The module AST of `filename`, or None when it cannot be read or parsed."""
-        index = self._index(filename)
-        return ast.parse(index.text, filename) if index is not None else None
+        """The module AST of `filename`, parsed afresh and not kept, or None when it cannot be
+        read or parsed."""
+        text = self._text(filename)
+        if text is None:
+            return None
+        try:
+            return ast.parse(text, filename)
+        except (SyntaxError, ValueError):
+            return None
 
     def _index(self, filename: str) -> _FileIndex | None:
         if filename not in self._files:
