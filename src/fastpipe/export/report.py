@@ -13,10 +13,15 @@ HASH_SHOWN = 16  # hex digits of a hash in the table: plenty to tell files apart
 
 
 def exported(result: ExportResult) -> str:
-    """`wrote dvc.yaml and params.defaults.yaml (5 stages)`."""
-    count = len(result.plan.stages)
+    """`wrote dvc.yaml and params.defaults.yaml (5 stages)`; a matrix stage is one DVC stage:
+    `(2 stages, 6 with their matrix variants)`."""
+    variants = len(result.plan.stages)
+    count = len({name.split("@", 1)[0] for name in result.plan.stages})
     files = " and ".join(result.written)
-    line = f"wrote {files} ({count} stage{'s' if count != 1 else ''})"
+    shown = f"{count} stage{'s' if count != 1 else ''}"
+    if variants != count:
+        shown += f", {variants} with their matrix variants"
+    line = f"wrote {files} ({shown})"
     if result.plan.kept:
         sections = ", ".join(f"{key}:" for key in result.plan.kept)
         line += f"; kept the {sections} of the {result.plan.dvc_yaml} it replaced"
