@@ -125,8 +125,8 @@ def watch_cycle(cycle: Cycle) -> str:
     else:
         shown = ", ".join(cycle.changed[:3]) + (" ..." if len(cycle.changed) > 3 else "")
         what = f"cycle {cycle.number} ({shown} changed)"
-    done = "error, see above" if cycle.result is None else run_summary(cycle.result)
-    return f"watch: {what}: {done} in {cycle.seconds:.2f}s; watching (Ctrl-C stops)"
+    done = "error (above), nothing run" if cycle.result is None else run_summary(cycle.result)
+    return f"watch: {what}: {done} ({cycle.seconds:.2f}s); watching (Ctrl-C stops)"
 
 
 def checkout_report(report: CheckoutReport) -> str:
