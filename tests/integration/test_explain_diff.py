@@ -48,6 +48,25 @@ def test_diff_of_changed_helper_and_class(make_project: MakeProject) -> None:
     assert all(d["problem"] is None for d in data["diffs"])
 
 
+def test_docstrings_never_show_in_a_diff(make_project: MakeProject) -> None:
+    documented = PIPELINE.replace(
+        "def helper(x):\n",
+        'def helper(x):\n    """Add one."""\n\n    def inner():\n'
+        '        """Inner doc."""\n        return 0\n\n',
+    )
+    project = make_project({"pipeline.py": documented})
+    assert project.run("run").code == 0
+    project.edit("pipeline.py", '"""Add one."""', '"""Add one, edited."""')
+    project.edit("pipeline.py", '"""Inner doc."""', '"""Inner doc, edited."""')
+    project.edit("pipeline.py", "    return x + 1\n", "    return x + 2\n")
+
+    result = project.run("explain", "make", "--diff")
+
+    assert result.code == 0, result
+    assert "-    return x + 1\n+    return x + 2\n" in result.out, result.out
+    assert "doc" not in result.out.lower(), result.out  # not hashed, so never shown
+
+
 def test_old_source_gone_is_said_and_the_item_named(make_project: MakeProject) -> None:
     project = make_project({"pipeline.py": PIPELINE})
     assert project.run("run").code == 0

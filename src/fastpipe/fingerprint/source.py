@@ -9,6 +9,7 @@ dumper, because `ast.dump` output changed in 3.13).
 from __future__ import annotations
 
 import ast
+import copy
 import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -46,9 +47,19 @@ class Analysis:
         if self.node is None:
             return None
         try:
-            return ast.unparse(self.node)
+            return ast.unparse(_without_docstrings(self.node))
         except (ValueError, TypeError, AttributeError, RecursionError):
             return None
+
+
+def _without_docstrings(node: ast.AST) -> ast.AST:
+    """A copy of `node` whose definitions have no docstrings: they are not hashed, so a diff
+    of what changed never shows them."""
+    found = copy.deepcopy(node)
+    for inner in ast.walk(found):
+        if isinstance(inner, _SCOPE_TYPES):  # as the dump strips them
+            inner.body = strip_docstring(inner.body) or [ast.Pass()]
+    return found
 
 
 def analyze(node: ast.AST) -> Analysis:
