@@ -577,6 +577,7 @@ def test_virtualenv_inside_the_project_is_library_code(project: Project) -> None
         ("return eval('1 + 1')", "eval()"),
         ("exec('x = 1')", "exec()"),
         ("import importlib\n    return importlib.import_module(name)", "importlib.import_module()"),
+        ("return __import__(name)", "__import__() (line 5): the module it imports is not followed"),
         ("CACHE.append(1)", "mutates the global 'CACHE'"),
     ],
 )

@@ -228,11 +228,15 @@ def _call_hazard(call: ast.Call) -> list[str]:
     if chain == ("getattr",) and len(call.args) >= 2:
         attr = call.args[1]
         if not (isinstance(attr, ast.Constant) and isinstance(attr.value, str)):
-            return [f"getattr() with a computed attribute name ({line})"]
+            return [
+                f"getattr() with a computed attribute name ({line}): what it finds is not followed"
+            ]
     if chain in (("eval",), ("exec",)):
-        return [f"{name}() ({line})"]
-    if chain == ("__import__",) or name == "import_module":
-        return [f"importlib.import_module() ({line})"]
+        return [f"{name}() ({line}): what the code it runs uses is not followed"]
+    if chain == ("__import__",):
+        return [f"__import__() ({line}): the module it imports is not followed"]
+    if name == "import_module":
+        return [f"importlib.import_module() ({line}): the module it imports is not followed"]
     return []
 
 
