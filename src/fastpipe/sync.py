@@ -40,6 +40,7 @@ class SyncResult:
 
     transfer: TransferResult
     restored: Restored | None = None
+    verified: frozenset[str] = frozenset()  # keys this fetch downloaded, checked and published
 
 
 def cache_dir(root: Path) -> Path:
@@ -116,7 +117,7 @@ def push(
     remote: Remote,
     *,
     cached: Cached | None = None,
-    jobs: int = transfer.DEFAULT_JOBS,
+    jobs: int | None = None,
     listener: transfer.Listener | None = None,
 ) -> SyncResult:
     """Upload the selected stages' objects and every run-cache entry the remote lacks."""
@@ -135,7 +136,7 @@ def fetch(
     remote: Remote,
     *,
     cached: Cached | None = None,
-    jobs: int = transfer.DEFAULT_JOBS,
+    jobs: int | None = None,
     listener: transfer.Listener | None = None,
     skip: Callable[[tuple[str, str], str], bool] | None = None,
 ) -> SyncResult:
@@ -172,7 +173,7 @@ def fetch(
     except Exception as exc:
         raise remote.error("listing its run-cache entries", exc) from None
     third = download(sorted(runs))
-    return SyncResult(_combine(first, second, third, ignored=ignored))
+    return SyncResult(_combine(first, second, third, ignored=ignored), verified=publish.verified)
 
 
 def fetch_objects(
@@ -209,7 +210,7 @@ def pull(
     remote: Remote,
     *,
     cached: Cached | None = None,
-    jobs: int = transfer.DEFAULT_JOBS,
+    jobs: int | None = None,
     listener: transfer.Listener | None = None,
 ) -> SyncResult:
     """fetch, then restore the selected stages' outs from the cache."""
@@ -226,18 +227,24 @@ def pull(
     fetched = fetch(
         project, stages, remote, cached=cached, jobs=jobs, listener=listener, skip=in_place
     )
-    restored = checkout_after_pull(root, stages)
+    trusted = frozenset(objectkeys.digest_of(k) for k in fetched.verified)
+    restored = checkout_after_pull(root, stages, trusted=trusted)
     stat_cache.save()
     return replace(fetched, restored=restored)
 
 
-def checkout_after_pull(root: Path, stages: Sequence[str]) -> Restored:
+def checkout_after_pull(
+    root: Path, stages: Sequence[str], *, trusted: frozenset[str] = frozenset()
+) -> Restored:
     """Make the selected stages' outs match their locks from the cache, as `fastpipe checkout`
-    does (a modified file the cache lacks is kept and named, never destroyed)."""
+    does (a modified file the cache lacks is kept and named, never destroyed).
+
+    `trusted`: digests of objects this very pull verified and published, placed without
+    hashing them again (every other object is verified as it is placed)."""
     from fastpipe.checkout import checkout
     from fastpipe.events import ignore
 
-    report = checkout(root, stages, force=False, listener=ignore)
+    report = checkout(root, stages, force=False, listener=ignore, trusted=trusted)
     missing = tuple(objectkeys.file_key(p.hash) for p in report.missing)
     kept = tuple(p.path for p in report.kept)
     return Restored(report.restored, report.unchanged, missing, kept)
