@@ -75,8 +75,8 @@ class Publisher:
     """
 
     def __init__(self, cache: Path) -> None:
-        self._cache = cache
-        self._made: set[Path] = set()
+        self._cache = str(cache)
+        self._made: set[str] = set()
         self._verified: set[str] = set()
 
     @property
@@ -88,17 +88,18 @@ class Publisher:
             _verify_file_object(key, temp, digest)
         else:
             _verify_json_object(key, temp)
-        target = self._cache / key
-        if target.parent not in self._made:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            self._made.add(target.parent)
+        target = f"{self._cache}/{key}"
+        folder = target.rpartition("/")[0]
+        if folder not in self._made:
+            os.makedirs(folder, exist_ok=True)
+            self._made.add(folder)
         os.chmod(temp, 0o444)
         try:
             os.link(temp, target)  # never replaces an object already there
         except FileExistsError:
             return  # another's object: not the file checked here
         except OSError:
-            if target.exists():
+            if os.path.exists(target):
                 return
             os.replace(temp, target)
         self._verified.add(key)

@@ -7,6 +7,7 @@ outs from the cache afterwards, each file through a temp file and a rename.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -153,7 +154,7 @@ def fetch(
     wanted = {h for out, h in hashes.items() if skip is None or not skip(out, h)}
 
     def download(keys: Iterable[str]) -> TransferResult:
-        lacking = [k for k in dict.fromkeys(keys) if not (cache / k).is_file()]
+        lacking = [k for k in dict.fromkeys(keys) if not os.path.isfile(f"{cache}/{k}")]
         return transfer.fetch(
             lacking,
             publish,

@@ -312,6 +312,7 @@ def fetch(
     temp_dir.mkdir(parents=True, exist_ok=True)
     clean_temp_files(temp_dir)
     token = f"{os.getpid()}.{uuid.uuid4().hex}"
+    folder = str(temp_dir)
     counter = iter(range(len(wanted)))
     tracker = _Tracker(Direction.DOWNLOAD, len(wanted), listener)
     lock = threading.Lock()
@@ -320,7 +321,7 @@ def fetch(
     sizes: list[int] = []
 
     def download(key: str) -> None:
-        temp = temp_dir / f"{digest_of(key)}.{token}-{next(counter)}.tmp"
+        temp = Path(f"{folder}/{digest_of(key)}.{token}-{next(counter)}.tmp")
         try:
             size, digest = _download(remote, key, temp)
             publish(key, temp, digest)
