@@ -163,6 +163,61 @@ def test_a_tampered_remote_object_is_rejected_and_never_used(
     assert os.listdir(fresh / "tmp") == []
 
 
+def test_a_large_tampered_object_is_rejected_as_it_streams(
+    make_remote: MakeRemote, cache: Path, tmp_path: Path
+) -> None:
+    from fastpipe import localremote
+
+    remote = make_remote()
+    original = os.urandom(localremote.SMALL + 4096)  # past the whole-file read: streamed
+    good, bad = store(cache, original[:-1]), store(cache, original)
+    do_push(remote, cache, [good, bad])
+    put_raw(remote, bad, original[:-1] + b"!")
+    fresh = tmp_path / "other"
+    result = do_fetch(remote, fresh, [good, bad])
+    assert result.rejected == (bad,)
+    assert (fresh / good).read_bytes() == original[:-1]
+    assert not (fresh / bad).exists()
+    assert os.listdir(fresh / "tmp") == []
+
+
+def test_a_local_directory_moves_objects_in_the_calling_thread(tmp_path: Path, cache: Path) -> None:
+    import threading
+
+    remote = open_remote(RemoteConfig("store", str(tmp_path / "remote")), tmp_path)
+    keys = [store(cache, f"{i}".encode()) for i in range(20)]
+    threads: set[str] = set()
+
+    def seen(_: TransferProgress) -> None:
+        threads.add(threading.current_thread().name)
+
+    do_push(remote, cache, keys, listener=seen)
+    fresh = tmp_path / "other"
+    transfer.fetch(keys, objectkeys.publisher(fresh), remote, temp_dir=fresh, listener=seen)
+    assert threads == {threading.current_thread().name}
+    assert all((fresh / k).read_bytes() == (cache / k).read_bytes() for k in keys)
+    assert transfer.jobs_for(remote, None) == 1 and transfer.jobs_for(remote, 3) == 3
+
+
+def test_the_publisher_vouches_only_for_objects_it_linked(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    publish = objectkeys.publisher(cache)
+    mine, theirs = b"verified here", b"already there"
+    for data in (mine, theirs):
+        (tmp_path / "t").write_bytes(data)
+        key = objectkeys.file_key(xxhash.xxh3_128_hexdigest(data))
+        if data is theirs:
+            store(cache, data)  # published before: this publisher did not check its file
+        publish(key, tmp_path / "t")
+        os.unlink(tmp_path / "t")
+    assert publish.verified == {objectkeys.file_key(xxhash.xxh3_128_hexdigest(mine))}
+    wrong = objectkeys.file_key(xxhash.xxh3_128_hexdigest(b"x"))
+    (tmp_path / "t").write_bytes(b"y")
+    with pytest.raises(objectkeys.CorruptObjectError):
+        publish(wrong, tmp_path / "t", xxhash.xxh3_128_hexdigest(b"y"))
+    assert wrong not in publish.verified
+
+
 def test_an_object_the_remote_lacks_is_reported_missing(
     make_remote: MakeRemote, tmp_path: Path
 ) -> None:

@@ -74,14 +74,23 @@ def stage_locks(root: Path, targets: Sequence[str]) -> list[LockEntry]:
 
 
 def checkout(
-    start: Path, targets: Sequence[str], *, force: bool, listener: Listener
+    start: Path,
+    targets: Sequence[str],
+    *,
+    force: bool,
+    listener: Listener,
+    trusted: frozenset[str] = frozenset(),
 ) -> CheckoutReport:
-    """Make the outs of `targets` (default: all) match their locks."""
+    """Make the outs of `targets` (default: all) match their locks.
+
+    `trusted`: digests of objects the calling command itself verified and published (a pull's
+    downloads), placed without hashing them again.
+    """
     project = discovery.load_project(start)
     entries = stage_locks(project.root, targets)
     cache = StatCache.load(project.layout.stat_cache)
     store = object_store(project)
-    restorer = Restorer(store, project.root, cache, force=force)
+    restorer = Restorer(store, project.root, cache, force=force, trusted=trusted)
     restored: list[str] = []
     unchanged: list[str] = []
     kept: list[OutProblem] = []

@@ -31,7 +31,10 @@ RemoteName = Annotated[
     ),
 ]
 Jobs = Annotated[
-    int | None, typer.Option("--jobs", "-j", min=1, help="Objects moved at once (default: 8).")
+    int | None,
+    typer.Option(
+        "--jobs", "-j", min=1, help="Objects moved at once (default: 8; 1 for a local directory)."
+    ),
 ]
 
 
@@ -106,7 +109,7 @@ def _sync(
     jobs: int | None,
     as_json: bool,
 ) -> int:
-    from fastpipe import sync, transfer
+    from fastpipe import sync
 
     g = _globals(ctx)
     project, cached = _load(g.directory, stages or [])
@@ -120,7 +123,7 @@ def _sync(
             stages or (),
             remote,
             cached=cached,
-            jobs=jobs or transfer.DEFAULT_JOBS,
+            jobs=jobs,
             listener=listener,
         )
     finally:

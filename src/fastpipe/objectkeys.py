@@ -12,8 +12,8 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 from fastpipe.hashing import hash_file
 
@@ -23,7 +23,14 @@ FILES = "files/xxh3"
 RUNS = "runs"
 MANIFEST_LIMIT = 256 << 20  # a manifest of a million files is ~100 MiB
 
-Publish = Callable[[str, Path], None]  # (key, temp file holding its downloaded bytes)
+
+class Publish(Protocol):
+    """Checks a downloaded object and publishes it (`Publisher` is the cache's own)."""
+
+    def __call__(self, key: str, temp: Path, digest: str | None = None) -> None:
+        """Publish the object `key` from `temp`; `digest` is the xxh3 of its bytes when the
+        download computed it while writing them (else the bytes are hashed here)."""
+        ...
 
 
 class CorruptObjectError(ValueError):
@@ -50,36 +57,57 @@ def digest_of(key: str) -> str:
     return key[-33:-31] + key[-30:]
 
 
-def publisher(cache: Path) -> Publish:
-    """The default Publish for a cache directory: verify the bytes against the key, then link.
+def publisher(cache: Path) -> Publisher:
+    """The default Publish for a cache directory (see Publisher)."""
+    return Publisher(cache)
+
+
+class Publisher:
+    """Verify a downloaded object's bytes against its key, then link it into the cache.
 
     A file object's xxh3-128 must equal its name; a directory manifest (JSON with `schema` and
     `files`) must list files whose tree hash (as hashing.hash_path computes it) equals its name;
     a run-cache entry must be a JSON object. Published objects are read-only and never rewritten.
+
+    `verified` holds the keys whose cache object is the very file this publisher checked and
+    linked (not one that was already there), so the command that fetched them may place them
+    in the workspace without hashing them again. It lives as long as one command.
     """
 
-    def publish(key: str, temp: Path) -> None:
+    def __init__(self, cache: Path) -> None:
+        self._cache = str(cache)
+        self._made: set[str] = set()
+        self._verified: set[str] = set()
+
+    @property
+    def verified(self) -> frozenset[str]:
+        return frozenset(self._verified)
+
+    def __call__(self, key: str, temp: Path, digest: str | None = None) -> None:
         if key.startswith(FILES + "/"):
-            _verify_file_object(key, temp)
+            _verify_file_object(key, temp, digest)
         else:
             _verify_json_object(key, temp)
-        target = cache / key
-        target.parent.mkdir(parents=True, exist_ok=True)
+        target = f"{self._cache}/{key}"
+        folder = target.rpartition("/")[0]
+        if folder not in self._made:
+            os.makedirs(folder, exist_ok=True)
+            self._made.add(folder)
         os.chmod(temp, 0o444)
         try:
             os.link(temp, target)  # never replaces an object already there
         except FileExistsError:
-            pass
+            return  # another's object: not the file checked here
         except OSError:
-            if not target.exists():
-                os.replace(temp, target)
+            if os.path.exists(target):
+                return
+            os.replace(temp, target)
+        self._verified.add(key)
 
-    return publish
 
-
-def _verify_file_object(key: str, temp: Path) -> None:
+def _verify_file_object(key: str, temp: Path, digest: str | None) -> None:
     name = digest_of(key)
-    if hash_file(temp) == name:
+    if (hash_file(temp) if digest is None else digest) == name:
         return
     if tree_hash_of_manifest(temp) == name:
         return

@@ -15,6 +15,7 @@ from fastpipe.errors import UnsafeInputError
 from fastpipe.hashing import FileHash
 
 _HEX = frozenset("0123456789abcdef")
+_ODD_PARTS = frozenset({"", ".", ".."})  # a leading "/" or "//" splits into an empty part
 
 
 def is_hash(value: object) -> bool:
@@ -33,6 +34,8 @@ def check_relpath(value: object, where: str) -> str:
     """`value` if it is a relative POSIX path that stays below its base, else UnsafeInputError."""
     if not isinstance(value, str) or not value or "\0" in value or "\\" in value:
         raise UnsafeInputError(f"{where}: {value!r} is not a valid relative path; refusing it")
+    if not _ODD_PARTS.intersection(value.split("/")):
+        return value  # plain names only (no "", ".", ".."): what the checks below accept
     parts = PurePosixPath(value).parts
     if value.startswith("/") or any(p in ("..", "") for p in parts) or parts[:1] == (".",):
         raise UnsafeInputError(f"{where}: path '{value}' leaves the project root; refusing it")

@@ -7,6 +7,7 @@ outs from the cache afterwards, each file through a temp file and a rename.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -40,6 +41,7 @@ class SyncResult:
 
     transfer: TransferResult
     restored: Restored | None = None
+    verified: frozenset[str] = frozenset()  # keys this fetch downloaded, checked and published
 
 
 def cache_dir(root: Path) -> Path:
@@ -116,7 +118,7 @@ def push(
     remote: Remote,
     *,
     cached: Cached | None = None,
-    jobs: int = transfer.DEFAULT_JOBS,
+    jobs: int | None = None,
     listener: transfer.Listener | None = None,
 ) -> SyncResult:
     """Upload the selected stages' objects and every run-cache entry the remote lacks."""
@@ -135,7 +137,7 @@ def fetch(
     remote: Remote,
     *,
     cached: Cached | None = None,
-    jobs: int = transfer.DEFAULT_JOBS,
+    jobs: int | None = None,
     listener: transfer.Listener | None = None,
     skip: Callable[[tuple[str, str], str], bool] | None = None,
 ) -> SyncResult:
@@ -152,7 +154,7 @@ def fetch(
     wanted = {h for out, h in hashes.items() if skip is None or not skip(out, h)}
 
     def download(keys: Iterable[str]) -> TransferResult:
-        lacking = [k for k in dict.fromkeys(keys) if not (cache / k).is_file()]
+        lacking = [k for k in dict.fromkeys(keys) if not os.path.isfile(f"{cache}/{k}")]
         return transfer.fetch(
             lacking,
             publish,
@@ -172,7 +174,7 @@ def fetch(
     except Exception as exc:
         raise remote.error("listing its run-cache entries", exc) from None
     third = download(sorted(runs))
-    return SyncResult(_combine(first, second, third, ignored=ignored))
+    return SyncResult(_combine(first, second, third, ignored=ignored), verified=publish.verified)
 
 
 def fetch_objects(
@@ -209,7 +211,7 @@ def pull(
     remote: Remote,
     *,
     cached: Cached | None = None,
-    jobs: int = transfer.DEFAULT_JOBS,
+    jobs: int | None = None,
     listener: transfer.Listener | None = None,
 ) -> SyncResult:
     """fetch, then restore the selected stages' outs from the cache."""
@@ -226,18 +228,24 @@ def pull(
     fetched = fetch(
         project, stages, remote, cached=cached, jobs=jobs, listener=listener, skip=in_place
     )
-    restored = checkout_after_pull(root, stages)
+    trusted = frozenset(objectkeys.digest_of(k) for k in fetched.verified)
+    restored = checkout_after_pull(root, stages, trusted=trusted)
     stat_cache.save()
     return replace(fetched, restored=restored)
 
 
-def checkout_after_pull(root: Path, stages: Sequence[str]) -> Restored:
+def checkout_after_pull(
+    root: Path, stages: Sequence[str], *, trusted: frozenset[str] = frozenset()
+) -> Restored:
     """Make the selected stages' outs match their locks from the cache, as `fastpipe checkout`
-    does (a modified file the cache lacks is kept and named, never destroyed)."""
+    does (a modified file the cache lacks is kept and named, never destroyed).
+
+    `trusted`: digests of objects this very pull verified and published, placed without
+    hashing them again (every other object is verified as it is placed)."""
     from fastpipe.checkout import checkout
     from fastpipe.events import ignore
 
-    report = checkout(root, stages, force=False, listener=ignore)
+    report = checkout(root, stages, force=False, listener=ignore, trusted=trusted)
     missing = tuple(objectkeys.file_key(p.hash) for p in report.missing)
     kept = tuple(p.path for p in report.kept)
     return Restored(report.restored, report.unchanged, missing, kept)

@@ -163,6 +163,24 @@ def test_a_tampered_remote_object_is_named_and_never_used(shared: Project, tmp_p
     assert (clone / "model.txt").read_bytes() == (shared.root / "model.txt").read_bytes()
 
 
+def test_pull_trusts_only_the_objects_it_verified_itself(shared: Project, tmp_path: Path) -> None:
+    """A corrupt object already in the clone's cache (so not downloaded) is still checked."""
+    commit_all(shared.root)
+    shared.ok("push")
+    report = (shared.root / "report.txt").read_bytes()
+    clone = tmp_path / "clone"
+    git("clone", "-q", str(shared.root), str(clone), cwd=tmp_path)
+    planted = clone / ".fastpipe" / "cache" / key_of(report)
+    planted.parent.mkdir(parents=True)
+    planted.write_bytes(b"rows=999\n")
+    result = Project(clone).run("pull")
+    assert result.code == 1
+    assert not (clone / "report.txt").exists()
+    assert not planted.exists()  # removed from the cache as corrupt
+    assert any("report.txt" in line for line in result.err_lines)
+    assert (clone / "model.txt").read_bytes() == (shared.root / "model.txt").read_bytes()
+
+
 def test_objects_missing_on_the_remote_are_warned_and_exit_1(
     shared: Project, tmp_path: Path
 ) -> None:
