@@ -111,6 +111,9 @@ def checkout(
                 continue
             kept.extend(OutProblem(entry.stage, k) for k in done.kept)
             removed += done.removed
-            (restored if done.written or done.removed else unchanged).append(path)
+            if done.written or done.removed:
+                restored.append(path)
+            elif not done.kept:  # a kept file is not "unchanged": it differs from its lock
+                unchanged.append(path)
     cache.save()
     return CheckoutReport(tuple(restored), tuple(unchanged), removed, tuple(kept), tuple(missing))

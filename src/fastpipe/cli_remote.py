@@ -27,13 +27,18 @@ RemoteName = Annotated[
         "--remote",
         "-r",
         metavar="NAME",
-        help="The remote (default: $FASTPIPE_REMOTE, then default_remote in [tool.fastpipe]).",
+        help="The remote (default: $FASTPIPE_REMOTE, then default_remote in [tool.fastpipe], "
+        "then the only one configured).",
     ),
 ]
 Jobs = Annotated[
     int | None,
     typer.Option(
-        "--jobs", "-j", min=1, help="Objects moved at once (default: 8; 1 for a local directory)."
+        "--jobs",
+        "-j",
+        min=1,
+        metavar="N",
+        help="Objects moved at once (default: 8; 1 for a local directory).",
     ),
 ]
 
@@ -45,6 +50,7 @@ class _Progress:
         self._verb = verb
         self._live = live
         self._shown = False
+        self._announced = False
 
     def __call__(self, progress: TransferProgress) -> None:
         if progress.total == 0:
@@ -54,8 +60,9 @@ class _Progress:
             line += human_bytes(progress.bytes)
             print(f"\r\x1b[K{line}", end="", file=sys.stderr, flush=True)
             self._shown = True
-        elif progress.done == 0:
+        elif progress.done == 0 and not self._announced:  # once: a pull moves several batches
             print(f"{self._verb}: {count(progress.total, 'object')}", file=sys.stderr, flush=True)
+            self._announced = True
 
     def close(self) -> None:
         if self._shown:
@@ -128,21 +135,35 @@ def _sync(
         )
     finally:
         progress.close()
-    return _report(verb, remote.name, result, _labels(project, stages or []), as_json=as_json)
+    labels, uncached = _labels(project, stages or [], cached)
+    return _report(verb, remote.name, result, labels, uncached, as_json=as_json)
 
 
-def _labels(project: Project, stages: list[str]) -> dict[str, str]:
-    """Object key -> "path (stage NAME)", to name what a missing object is."""
+def _labels(
+    project: Project, stages: list[str], cached: Cached
+) -> tuple[dict[str, str], frozenset[str]]:
+    """Object key -> "path of stage 'NAME'", to name what a missing object is; and the keys of
+    outs no cache holds (metrics, plots, `cache=False`), which no remote can have either."""
     from fastpipe import objectkeys, sync
 
     hashes = sync.out_hashes(sync.selected_locks(project.root, stages), None)
-    return {
+    labels = {
         objectkeys.file_key(h): f"{path} of stage '{stage}'" for (stage, path), h in hashes.items()
     }
+    uncached = frozenset(
+        objectkeys.file_key(h) for (stage, path), h in hashes.items() if not cached(stage, path)
+    )
+    return labels, uncached
 
 
 def _report(
-    verb: str, name: str, result: SyncResult, labels: dict[str, str], *, as_json: bool
+    verb: str,
+    name: str,
+    result: SyncResult,
+    labels: dict[str, str],
+    uncached: frozenset[str] = frozenset(),
+    *,
+    as_json: bool,
 ) -> int:
     moved = result.transfer
     if as_json:
@@ -160,7 +181,8 @@ def _report(
         if result.restored is not None:
             restored = result.restored
             written, unchanged = len(restored.written), len(restored.unchanged)
-            print(f"checkout: {count(written, 'out')} restored, {unchanged} already in place")
+            line = f"checkout: {count(written, 'out')} restored, {unchanged} already in place"
+            print(line + (f", {len(restored.kept)} kept (modified)" if restored.kept else ""))
     for path in result.restored.kept if result.restored is not None else ():
         print(
             f"fastpipe: warning: kept {path}: modified and not in the cache "
@@ -184,12 +206,19 @@ def _report(
     if result.restored is not None:
         missing = tuple(dict.fromkeys((*missing, *result.restored.missing)))
     where = "in the local cache (run its stage again)" if verb == "push" else f"on remote '{name}'"
-    for key in missing[:10]:
+    for key in [k for k in missing if k in uncached]:  # never cached: git carries these
+        print(
+            f"fastpipe: warning: {labels[key]} is missing and not cached (a metrics or plots "
+            "file, or cache=False), so no remote has it: commit it to git, or run its stage",
+            file=sys.stderr,
+        )
+    elsewhere = [k for k in missing if k not in uncached]
+    for key in elsewhere[:10]:
         label = labels.get(key)
         shown = f"{label} ({key})" if label else key
         print(f"fastpipe: warning: not {where}: {shown}", file=sys.stderr)
-    if len(missing) > 10:
-        print(f"fastpipe: warning: ... {len(missing)} objects in all", file=sys.stderr)
+    if len(elsewhere) > 10:
+        print(f"fastpipe: warning: ... {len(elsewhere)} objects in all", file=sys.stderr)
     kept = result.restored.kept if result.restored is not None else ()
     return EXIT_FAILED if missing or kept else EXIT_OK
 

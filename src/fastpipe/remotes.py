@@ -148,7 +148,7 @@ def select(
         if not config.remotes:
             raise RemoteError(
                 'no remote configured: add [tool.fastpipe.remotes.NAME] with url = "..." '
-                'to pyproject.toml (and default_remote = "NAME"), or pass -r'
+                'to pyproject.toml (and default_remote = "NAME"), or set FASTPIPE_REMOTE=URL'
             )
         known = ", ".join(sorted(config.remotes))
         raise RemoteError(

@@ -131,8 +131,9 @@ def watch_cycle(cycle: Cycle) -> str:
 
 def checkout_report(report: CheckoutReport) -> str:
     """The result of `fastpipe checkout`: counts, then each problem on its own line."""
+    kept = f"{len(report.kept)} kept (modified), " if report.kept else ""
     lines = [
-        f"{len(report.restored)} restored, {len(report.unchanged)} unchanged, "
+        f"{len(report.restored)} restored, {len(report.unchanged)} unchanged, {kept}"
         f"{report.removed} extra files removed"
     ]
     for p in report.kept:

@@ -58,6 +58,10 @@ def test_modified_file_not_in_cache_is_kept_unless_forced(project: Project) -> N
     result = project.run("checkout")
     assert result.code == 1, result
     assert "model.txt" in result.out and "train" in result.out and "--force" in result.out
+    assert ", 1 kept (modified), " in result.out.splitlines()[0], result.out
+    data = json.loads(project.run("checkout", "--json").out)
+    assert "model.txt" not in data["unchanged"]  # kept, and different from its lock
+    assert data["kept"] == [{"stage": "train", "path": "model.txt"}]
     assert project.read("model.txt") == "precious hand-made model\n"
     project.ok("checkout", "--force")
     assert project.path("model.txt").read_bytes() == model

@@ -63,6 +63,7 @@ def test_round_trip_push_clone_pull_is_fresh_without_running(
     assert not any((clone / o).exists() for o in CACHED)
     pulled = other.ok("pull")
     assert f"fetched {len(CACHED)} objects" in pulled.out
+    assert sum(line.startswith("pull: ") for line in pulled.err_lines) == 1, pulled.err
     assert f"checkout: {len(CACHED)} outs restored" in pulled.out
     for out in OUTPUTS:
         assert (clone / out).read_bytes() == (shared.root / out).read_bytes(), out
@@ -111,14 +112,35 @@ def test_run_cache_entries_travel_both_ways(shared: Project, tmp_path: Path) -> 
     assert (tmp_path / "remote" / "runs" / "ab" / ("c" * 30)).read_text() == '{"stage": "train"}'
     clone = tmp_path / "clone"
     git("clone", "-q", str(shared.root), str(clone), cwd=tmp_path)
-    Project(clone).ok("fetch")
+    fetched = Project(clone).ok("fetch")
     assert (clone / ".fastpipe" / "cache" / "runs" / "ab" / ("c" * 30)).is_file()
+    assert sum(line.startswith("fetch: ") for line in fetched.err_lines) == 1, fetched.err
+
+
+def test_a_metrics_file_left_out_of_git_is_named_as_uncached_not_as_off_the_remote(
+    shared: Project, tmp_path: Path
+) -> None:
+    shared.write(".gitignore", IGNORED + "/metrics.json\n")  # the mistake: metrics not in git
+    commit_all(shared.root)
+    shared.ok("push")
+    clone = tmp_path / "clone"
+    git("clone", "-q", str(shared.root), str(clone), cwd=tmp_path)
+
+    pulled = Project(clone).run("pull")
+
+    assert pulled.code == 1, pulled
+    warning = "metrics.json of stage 'train' is missing and not cached"
+    assert any(line.startswith(f"fastpipe: warning: {warning}") for line in pulled.err_lines)
+    assert "commit it to git" in pulled.err, pulled.err
+    assert "not on remote" not in pulled.err, pulled.err  # every cached out came back
+    assert all((clone / o).read_bytes() == (shared.root / o).read_bytes() for o in CACHED)
 
 
 def test_no_remote_configured(project: Project) -> None:
     result = project.run("push")
     assert result.code == 2
     assert result.err_lines[-1].startswith(ERROR_PREFIX + "no remote configured: add [tool.")
+    assert result.err_lines[-1].endswith("or set FASTPIPE_REMOTE=URL"), result  # -r needs one
 
 
 def test_unknown_remote_name(shared: Project) -> None:
