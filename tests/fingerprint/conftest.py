@@ -33,10 +33,15 @@ class Project:
         path.write_text(text.replace(old, new))
 
     def purge(self) -> None:
+        """Forget this project's modules, and any module another test left under one of its
+        module names (a `pipeline` from another directory would shadow ours)."""
         root = str(self.root)
+        own = {p.stem for p in self.root.glob("*.py")} | {
+            p.name for p in self.root.iterdir() if (p / "__init__.py").is_file()
+        }
         for name, module in list(sys.modules.items()):
             file = getattr(module, "__file__", None) or ""
-            if file.startswith(root + os.sep):
+            if file.startswith(root + os.sep) or name.partition(".")[0] in own:
                 del sys.modules[name]
         importlib.invalidate_caches()
 
