@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from fastpipe.context import open_context
 from fastpipe.results import Outcome
-from fastpipe.watch import _reuse_fingerprints, _state_of, relevant
+from fastpipe.watch import _Cycles, _reuse_fingerprints, _state_of, relevant
 
 PIPELINE = """\
 from pathlib import Path
@@ -88,10 +89,7 @@ def test_a_pipeline_edit_fingerprints_every_stage_again(tmp_path: Path) -> None:
 def test_changes_during_a_broken_spell_are_not_forgotten(tmp_path: Path) -> None:
     """Broken helper2, then an edit of helpers, then the fix of helper2 alone: stage `a`
     (which reaches helpers) must be fingerprinted again, not keep its old manifest."""
-    from fastpipe import discovery
-    from fastpipe.executors.inline import InlineExecutor
-    from fastpipe.runner import RunOptions
-    from fastpipe.watch import Cycle, _Cycles
+    from fastpipe.watch import Cycle
 
     root = project(tmp_path)
     (root / "in.txt").write_text("x")
@@ -100,15 +98,7 @@ def test_changes_during_a_broken_spell_are_not_forgotten(tmp_path: Path) -> None
     body = 'Path("cache").mkdir(exist_ok=True)\n    Path("a.txt")'
     (root / "pipeline.py").write_text("import helper2\n" + PIPELINE.replace('Path("a.txt")', body))
     seen: list[Cycle] = []
-    cycles = _Cycles(
-        discovery.load_project(root),
-        (),
-        False,
-        RunOptions(executor="inline"),
-        InlineExecutor(),
-        lambda _event: None,
-        seen.append,
-    )
+    cycles = _cycles(root, seen)
     monkey = pytest.MonkeyPatch()
     monkey.syspath_prepend(str(root))
     try:
@@ -129,11 +119,11 @@ def test_changes_during_a_broken_spell_are_not_forgotten(tmp_path: Path) -> None
     assert (root / "a.txt").read_text() == "edited"
 
 
-def _cycles(root: Path, seen: list[object]) -> object:
+def _cycles(root: Path, seen: list[Any]) -> _Cycles:
+    """The cycles of a watch on `root`, inline, each cycle appended to `seen`."""
     from fastpipe import discovery
     from fastpipe.executors.inline import InlineExecutor
     from fastpipe.runner import RunOptions
-    from fastpipe.watch import _Cycles
 
     return _Cycles(
         discovery.load_project(root),
@@ -163,7 +153,7 @@ def test_a_cycle_imports_the_pipeline_without_the_import_watch(tmp_path: Path) -
     monkey = pytest.MonkeyPatch()
     monkey.syspath_prepend(str(root))
     try:
-        cycles.run((), preload=())  # pyright: ignore[reportAttributeAccessIssue]
+        cycles.run((), preload=())
     finally:
         monkey.undo()
     assert (root / "hooked.txt").read_text() == "False"
