@@ -86,7 +86,9 @@ def test_a_pipeline_edit_fingerprints_every_stage_again(tmp_path: Path) -> None:
     assert after.manifest("b") is not before.manifests["b"]
 
 
-def test_changes_during_a_broken_spell_are_not_forgotten(tmp_path: Path) -> None:
+def test_changes_during_a_broken_spell_are_not_forgotten(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Broken helper2, then an edit of helpers, then the fix of helper2 alone: stage `a`
     (which reaches helpers) must be fingerprinted again, not keep its old manifest."""
     from fastpipe.watch import Cycle
@@ -99,21 +101,17 @@ def test_changes_during_a_broken_spell_are_not_forgotten(tmp_path: Path) -> None
     (root / "pipeline.py").write_text("import helper2\n" + PIPELINE.replace('Path("a.txt")', body))
     seen: list[Cycle] = []
     cycles = _cycles(root, seen)
-    monkey = pytest.MonkeyPatch()
-    monkey.syspath_prepend(str(root))
-    try:
-        cycles.run((), preload=())
-        assert seen[-1].result is not None and seen[-1].result.ok
-        (root / "helper2.py").write_text("VALUE = (\n")
-        cycles.run(("helper2.py",), preload=())
-        assert seen[-1].error is not None
-        (root / "helpers.py").write_text("def fa() -> str:\n    return 'edited'\n")
-        cycles.run(("helpers.py",), preload=())
-        assert seen[-1].error is not None
-        (root / "helper2.py").write_text("VALUE = 2\n")
-        cycles.run(("helper2.py",), preload=())
-    finally:
-        monkey.undo()
+    monkeypatch.syspath_prepend(str(root))
+    cycles.run((), preload=())
+    assert seen[-1].result is not None and seen[-1].result.ok
+    (root / "helper2.py").write_text("VALUE = (\n")
+    cycles.run(("helper2.py",), preload=())
+    assert seen[-1].error is not None
+    (root / "helpers.py").write_text("def fa() -> str:\n    return 'edited'\n")
+    cycles.run(("helpers.py",), preload=())
+    assert seen[-1].error is not None
+    (root / "helper2.py").write_text("VALUE = 2\n")
+    cycles.run(("helper2.py",), preload=())
     last = seen[-1]
     assert last.result is not None and last.result.names(Outcome.RAN) == ["a"]
     assert (root / "a.txt").read_text() == "edited"
@@ -136,7 +134,9 @@ def _cycles(root: Path, seen: list[Any]) -> _Cycles:
     )
 
 
-def test_a_cycle_imports_the_pipeline_without_the_import_watch(tmp_path: Path) -> None:
+def test_a_cycle_imports_the_pipeline_without_the_import_watch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The import watch (audit + profile hooks) serves only the snapshot, which a watch cycle
     never writes: the cycle's import runs without its profile hook; a plain load has it."""
     root = project(tmp_path)
@@ -150,10 +150,6 @@ def test_a_cycle_imports_the_pipeline_without_the_import_watch(tmp_path: Path) -
     assert (root / "hooked.txt").read_text() == "True"
     seen: list[object] = []
     cycles = _cycles(root, seen)
-    monkey = pytest.MonkeyPatch()
-    monkey.syspath_prepend(str(root))
-    try:
-        cycles.run((), preload=())
-    finally:
-        monkey.undo()
+    monkeypatch.syspath_prepend(str(root))
+    cycles.run((), preload=())
     assert (root / "hooked.txt").read_text() == "False"
