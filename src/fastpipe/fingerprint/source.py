@@ -9,12 +9,10 @@ dumper, because `ast.dump` output changed in 3.13).
 from __future__ import annotations
 
 import ast
-import copy
-import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-_SCOPE_TYPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Module)
+SCOPE_TYPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Module)
 _SKIPPED_FIELDS = frozenset({"type_comment", "kind", "type_ignores"})
 _MUTATORS = frozenset(
     {"append", "extend", "insert", "remove", "pop", "popitem", "clear", "update", "add",
@@ -33,33 +31,15 @@ def strip_docstring(body: list[ast.stmt]) -> list[ast.stmt]:
 
 @dataclass(frozen=True)
 class Analysis:
-    """What one pass over a definition finds: its canonical text and the nodes that matter."""
+    """What one pass over a definition finds: its canonical text and the nodes that matter.
+
+    It lives only while its definition is hashed: the nodes hold the definition's tree (see
+    readable.py for what is kept to show it later)."""
 
     text: str  # version-stable dump: docstrings removed, positions ignored
     imports: tuple[ast.Import | ast.ImportFrom, ...]
     calls: tuple[ast.Call, ...]
     stores: tuple[ast.Subscript, ...]  # subscript assignments and deletions
-    node: ast.AST | None = dataclasses.field(default=None, compare=False)  # what was analyzed
-
-    def readable(self) -> str | None:
-        """The definition as normalized source (`ast.unparse`: comments and layout gone), for
-        diffs of what changed; None when it cannot be unparsed."""
-        if self.node is None:
-            return None
-        try:
-            return ast.unparse(_without_docstrings(self.node))
-        except (ValueError, TypeError, AttributeError, RecursionError):
-            return None
-
-
-def _without_docstrings(node: ast.AST) -> ast.AST:
-    """A copy of `node` whose definitions have no docstrings: they are not hashed, so a diff
-    of what changed never shows them."""
-    found = copy.deepcopy(node)
-    for inner in ast.walk(found):
-        if isinstance(inner, _SCOPE_TYPES):  # as the dump strips them
-            inner.body = strip_docstring(inner.body) or [ast.Pass()]
-    return found
 
 
 def analyze(node: ast.AST) -> Analysis:
@@ -67,9 +47,7 @@ def analyze(node: ast.AST) -> Analysis:
     parts: list[str] = []
     found = _Found([], [], [])
     _dump(node, parts, found)
-    return Analysis(
-        "".join(parts), tuple(found.imports), tuple(found.calls), tuple(found.stores), node
-    )
+    return Analysis("".join(parts), tuple(found.imports), tuple(found.calls), tuple(found.stores))
 
 
 @dataclass
@@ -98,7 +76,7 @@ def _dump(value: object, out: list[str], found: _Found) -> None:
             if field in _SKIPPED_FIELDS:
                 continue
             item = getattr(value, field, None)
-            if field == "body" and isinstance(value, _SCOPE_TYPES):
+            if field == "body" and isinstance(value, SCOPE_TYPES):
                 item = strip_docstring(item)  # pyright: ignore[reportArgumentType]
             if item is None or item == []:
                 continue

@@ -13,6 +13,7 @@ import types
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
+from fastpipe.fingerprint.readable import Readable, Shape, lines_of
 from fastpipe.fingerprint.source import module_level_evals
 
 _DEF_TYPES = (ast.FunctionDef, ast.AsyncFunctionDef)
@@ -46,8 +47,8 @@ class _Chunks:
     (a decorated def with its decorators); a wrong split — inside a string or brackets —
     cannot parse, and any miss falls back to the whole file."""
 
-    def __init__(self, text: str, filename: str) -> None:
-        self._lines = text.splitlines(keepends=True)
+    def __init__(self, lines: list[str], filename: str) -> None:
+        self._lines = lines
         self._starts = _block_starts(self._lines)
         self._filename = filename
         self._last: tuple[int, _FileIndex | None] | None = None
@@ -68,6 +69,14 @@ class _Chunks:
                 ast.increment_lineno(tree, start)
                 self._last = (i, _build_index("", tree))
         return self._last[1]
+
+
+def split_lines(text: str) -> list[str]:
+    """`text`'s lines with their ends, split where Python counts lines (the file was read with
+    universal newlines, so at "\n" only): `str.splitlines` also splits at form feeds and
+    Unicode separators, which would shift every line number after them."""
+    parts = text.split("\n")
+    return [part + "\n" for part in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
 
 
 def _block_starts(lines: list[str]) -> list[int]:
@@ -108,6 +117,7 @@ class SourceIndex:
         self._files: dict[str, _FileIndex | None] = {}
         self._chunks: dict[str, _Chunks | None] = {}
         self._texts: dict[str, str | None] = {}
+        self._lines: dict[str, list[str]] = {}
         self._evals: dict[str, tuple[str, ...]] = {}
         self._carried = dict(carried or {})
 
@@ -119,6 +129,26 @@ class SourceIndex:
             except (OSError, ValueError, UnicodeDecodeError):
                 self._texts[filename] = None
         return self._texts[filename]
+
+    def _lines_of(self, filename: str) -> list[str] | None:
+        if filename not in self._lines:
+            text = self._text(filename)
+            if text is None:
+                return None
+            self._lines[filename] = split_lines(text)
+        return self._lines[filename]
+
+    def readable(
+        self, filename: str, node: ast.AST, shape: Shape, dropped: tuple[int, ...] = ()
+    ) -> Readable | None:
+        """What shows `node` (found in `filename` by this index) again later, from its lines."""
+        lines = self._lines_of(filename)
+        if lines is None:
+            return None
+        try:
+            return Readable(lines_of(lines, node), shape, dropped)
+        except (IndexError, UnicodeDecodeError, AssertionError):
+            return None
 
     def _unchanged(self, filename: str) -> Carried | None:
         """The carried facts of `filename`, when its text is the one they were learnt from."""
@@ -142,9 +172,9 @@ class SourceIndex:
                 if self._unchanged(filename) is not None or (
                     os.path.getsize(filename) > CHUNKED_BYTES
                 ):
-                    text = self._text(filename)
-                    if text is not None:
-                        self._chunks[filename] = _Chunks(text, filename)
+                    lines = self._lines_of(filename)
+                    if lines is not None:
+                        self._chunks[filename] = _Chunks(lines, filename)
             except (OSError, ValueError):
                 pass
         return self._chunks[filename]

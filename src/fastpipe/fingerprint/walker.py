@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ast
 import builtins
-import copy
 import functools
 import importlib
 import inspect
@@ -23,8 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fastpipe.fingerprint import bytecode, names, source, unsourced
+from fastpipe.fingerprint import bytecode, names, readable, source, unsourced
 from fastpipe.fingerprint.project import ProjectCode
+from fastpipe.fingerprint.readable import Readable, Shape
 from fastpipe.fingerprint.sourceindex import Carried, SourceIndex
 from fastpipe.fingerprint.values import OpaqueValueError, Tokenizer
 from fastpipe.stage import stage as _stage_decorator
@@ -56,15 +56,31 @@ class Manifest:
     files: tuple[str, ...]  # project source files (and escape-hatch files) reached, relative
     warnings: tuple[str, ...]  # constructs that could not be fingerprinted safely
     libraries: tuple[str, ...] = ()  # library objects reached, by the name used (`numpy.load`)
-    # item -> its analyzed definition (functions, classes, stages), for `source`
-    definitions: Mapping[str, source.Analysis] = field(
-        default_factory=dict[str, source.Analysis], compare=False, repr=False
+    # item -> what shows its definition (functions, classes, stages), for `source`
+    definitions: Mapping[str, Readable] = field(
+        default_factory=dict[str, Readable], compare=False, repr=False
     )
 
     def source(self, item: str) -> str | None:
         """The normalized source of a function, class or stage item (None: not a definition)."""
         found = self.definitions.get(item)
-        return found.readable() if found is not None else None
+        return found.text() if found is not None else None
+
+
+def _definitions_of(
+    final: Mapping[str, str],
+    items: Mapping[str, set[str]],
+    found: Mapping[tuple[str, str], Readable],
+) -> dict[str, Readable]:
+    """The definitions under the manifest's own item names: a key reached as several objects
+    (lambdas of one module) is `key#hash8` there, each with its own definition."""
+    named: dict[str, Readable] = {}
+    for item, digest in final.items():
+        key = item if item in items else item.rpartition("#")[0]
+        readable = found.get((key, digest))
+        if readable is not None:
+            named[item] = readable
+    return named
 
 
 @dataclass(frozen=True)
@@ -75,7 +91,7 @@ class _Node:
     file: str | None = None
     warnings: tuple[str, ...] = ()
     library: bool = False  # a library object, recorded by name
-    analysis: source.Analysis | None = None  # the definition hashed, for its readable source
+    readable: Readable | None = None  # the definition hashed, to show its source
     prefixed: bool = True  # warnings start with the node's key
 
 
@@ -132,7 +148,7 @@ class Fingerprinter:
         files: set[str] = set()
         warnings: list[str] = []
         libraries: set[str] = set()
-        definitions: dict[str, source.Analysis] = {}
+        definitions: dict[tuple[str, str], Readable] = {}  # by (key, hash): see disambiguate
         seen: set[Hashable] = {("root", id(func)), skip}
         queue = [root]
         while queue:
@@ -142,8 +158,8 @@ class Fingerprinter:
                 files.add(node.file)
             if node.library:
                 libraries.add(node.key)
-            if node.analysis is not None:
-                definitions[node.key] = node.analysis
+            if node.readable is not None:
+                definitions[node.key, node.hash] = node.readable
             warnings.extend(f"{node.key}: {w}" if node.prefixed else w for w in node.warnings)
             for child in node.children:
                 if child not in seen:
@@ -155,7 +171,7 @@ class Fingerprinter:
             tuple(sorted(files)),
             tuple(sorted(set(warnings))),
             tuple(sorted(libraries)),
-            {k: a for k, a in definitions.items() if k in final},
+            _definitions_of(final, items, definitions),
         )
 
     # ---------------------------------------------------------------- classification
@@ -335,7 +351,7 @@ class Fingerprinter:
             )
         key = names.function_key(inner)
         node = self._sources.code_node(inner.__code__)
-        analysis = self._stage_analysis(inner, node)
+        analysis, readable = self._stage_analysis(inner, node)
         text = analysis.text if analysis is not None else "<no source>"
         bindings, heads = self._code_bindings(inner, node, analysis, out, skip_stage_decorator=True)
         if func is not inner:
@@ -350,23 +366,19 @@ class Fingerprinter:
         digest = names.digest("stage", text, sorted(bindings), closure)
         file = self._project.relpath(inner.__code__.co_filename)
         warnings = self._code_warnings(analysis, heads, out)
-        return _Node(key, digest, tuple(out.children), file, warnings, analysis=analysis)
+        return _Node(key, digest, tuple(out.children), file, warnings, readable=readable)
 
     def _stage_analysis(
         self, func: types.FunctionType, node: ast.AST | None
-    ) -> source.Analysis | None:
+    ) -> tuple[source.Analysis | None, Readable | None]:
         if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            return None
-        stripped = copy.copy(node)
-        # Defaults are params (compared as resolved values) and @stage(...) is compared
-        # through deps/outs in the lock, so neither counts as a code change.
-        stripped.args = copy.copy(node.args)
-        stripped.args.defaults = []
-        stripped.args.kw_defaults = []
-        stripped.decorator_list = [
-            d for d in node.decorator_list if not self._is_stage_decorator(d, func)
-        ]
-        return source.analyze(stripped)
+            return None, None
+        dropped = tuple(
+            i for i, d in enumerate(node.decorator_list) if self._is_stage_decorator(d, func)
+        )
+        analysis = source.analyze(readable.stage_shape(node, dropped))
+        shown = self._sources.readable(func.__code__.co_filename, node, Shape.STAGE, dropped)
+        return analysis, shown
 
     def _is_stage_decorator(self, decorator: ast.expr, func: types.FunctionType) -> bool:
         target = decorator.func if isinstance(decorator, ast.Call) else decorator
@@ -392,13 +404,19 @@ class Fingerprinter:
         node = self._sources.code_node(func.__code__)
         analysis = source.analyze(node) if node is not None else None
         text = analysis.text if analysis is not None else "<no source>"
+        shape = Shape.LAMBDA if isinstance(node, ast.Lambda) else Shape.FUNCTION
+        shown = (
+            self._sources.readable(func.__code__.co_filename, node, shape)
+            if node is not None
+            else None
+        )
         bindings, heads = self._code_bindings(func, node, analysis, out, skip_stage_decorator=False)
         instance = [] if names.has_instances(func) else self._instance(func, out)
         digest = names.digest("function", text, sorted(bindings), instance)
         file = self._project.relpath(func.__code__.co_filename)
         warnings = self._code_warnings(analysis, heads, out)
         key = names.function_key(func)
-        return _Node(key, digest, tuple(out.children), file, warnings, analysis=analysis)
+        return _Node(key, digest, tuple(out.children), file, warnings, readable=shown)
 
     def _instance(self, func: types.FunctionType, out: _Collector) -> list[str]:
         """What differs between function objects made from one definition."""
@@ -558,7 +576,7 @@ class Fingerprinter:
         )
         key = f"{cls.__module__}.{cls.__qualname__}"
         hazards: list[str] = []
-        analysis: source.Analysis | None = None
+        shown: Readable | None = None
         fields = names.namedtuple_fields(cls)
         if node is None and fields is not None:  # collections.namedtuple("P", "x y")
             defaults = self._token(getattr(cls, "_field_defaults", {}), out, "a field default")
@@ -568,24 +586,20 @@ class Fingerprinter:
             text, bindings = "<no source>", []
         else:
             shell, bindings = self._class_shell(node, vars(module) if module else {}, out)
-            text, hazards, analysis = shell.text, source.hazards(shell, set()), shell
+            text, hazards = shell.text, source.hazards(shell, set())
+            shown = self._sources.readable(filename, node, Shape.CLASS_SHELL)
         attrs = self._class_attributes(cls, out)
         bases = [self._ref(b, out) for b in cls.__bases__ if b is not object]
         digest = names.digest("class", text, sorted(bindings), attrs, bases)
         warnings = tuple(out.warnings) + tuple(hazards)
         file = self._project.relpath(filename)
-        return _Node(key, digest, tuple(out.children), file, warnings, analysis=analysis)
+        return _Node(key, digest, tuple(out.children), file, warnings, readable=shown)
 
     def _class_shell(
         self, node: ast.ClassDef, namespace: Mapping[str, Any], out: _Collector
     ) -> tuple[source.Analysis, list[tuple[str, str]]]:
         """The class statement without its methods and nested classes (fingerprinted apart)."""
-        shell = copy.copy(node)
-        shell.body = [
-            s
-            for s in source.strip_docstring(node.body)
-            if not isinstance(s, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
-        ]
+        shell = readable.class_shell(node)
         stored = {
             t.id for s in shell.body for t in ast.walk(s) if isinstance(t, ast.Name) and
             isinstance(t.ctx, ast.Store)
