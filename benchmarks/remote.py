@@ -10,10 +10,17 @@ layout, as the output cache stores them), `fastpipe push` to a fresh directory r
 `git clone` has). DVC: `dvc add` of the same data, `dvc push` to a fresh directory remote,
 then `dvc pull` after deleting its cache and the data.
 
-Both tools run in tools.environment() (PYTHONDONTWRITEBYTECODE dropped: a user's Python caches
-bytecode), after one untimed start of each, so neither pays for compiling its modules.
+The large file is also pulled with the workspace file hard-linked to its cache object
+(fastpipe `cache_link = "hardlink"`, DVC `cache.type hardlink`): one copy of the bytes instead
+of two (cache and workspace).
 
-    python benchmarks/remote.py [--files 10000] [--file-kib 1] [--big-mib 1024] [--json OUT]
+Both tools run in tools.environment() (PYTHONDONTWRITEBYTECODE dropped: a user's Python caches
+bytecode), after one untimed start of each, so neither pays for compiling its modules. Every
+case runs `--rounds` times, the tools and `cp` taking turns within each round; the table shows
+the median and the range (this VM's disk speed changes several-fold from minute to minute).
+
+    python benchmarks/remote.py [--files 10000] [--file-kib 1] [--big-mib 1024] [--rounds 3]
+                                [--json OUT]
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from statistics import median
 
 import tools
 
@@ -46,6 +54,7 @@ def make() -> None:
     raise SystemExit("the benchmark writes the data itself")
 """
 PYPROJECT = '[tool.fastpipe.remotes.bench]\nurl = "{remote}"\n'
+HARDLINK = '[tool.fastpipe]\ncache_link = "hardlink"\n\n'
 
 
 def timed(command: Sequence[str], cwd: Path) -> float:
@@ -112,12 +121,15 @@ def lock_and_cache(root: Path, out: str) -> None:
     write_lock(root / ".fastpipe" / "stages" / "make.lock", entry)
 
 
-def fastpipe_case(work: Path, pipeline: str, out: str, make: object) -> dict[str, float]:
+def fastpipe_case(
+    work: Path, pipeline: str, out: str, make: object, *, hardlink: bool = False
+) -> dict[str, float]:
     """push then pull (into a fresh copy) with fastpipe; seconds for each."""
     project, remote, clone = work / "fp-project", work / "fp-remote", work / "fp-clone"
     project.mkdir()
     (project / "pipeline.py").write_text(pipeline)
-    (project / "pyproject.toml").write_text(PYPROJECT.format(remote=remote))
+    config = (HARDLINK if hardlink else "") + PYPROJECT.format(remote=remote)
+    (project / "pyproject.toml").write_text(config)
     make(project / out)  # type: ignore[operator]
     lock_and_cache(project, out)
     fastpipe = [sys.executable, "-m", "fastpipe"]
@@ -136,7 +148,9 @@ def fastpipe_case(work: Path, pipeline: str, out: str, make: object) -> dict[str
     return {"push": push, "pull": pull}
 
 
-def dvc_case(work: Path, out: str, make: object) -> dict[str, float] | None:
+def dvc_case(
+    work: Path, out: str, make: object, *, hardlink: bool = False
+) -> dict[str, float] | None:
     dvc = shutil.which("dvc", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     if dvc is None:
         return None
@@ -146,6 +160,8 @@ def dvc_case(work: Path, out: str, make: object) -> dict[str, float] | None:
     timed([dvc, "init", "--no-scm", "-q"], project)
     timed([dvc, "config", "core.analytics", "false"], project)
     timed([dvc, "remote", "add", "-d", "bench", str(remote)], project)
+    if hardlink:
+        timed([dvc, "config", "cache.type", "hardlink"], project)
     timed([dvc, "add", "-q", out], project)
     push = timed([dvc, "push", "-q"], project)
     _rmtree(project / ".dvc" / "cache")
@@ -205,6 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--file-kib", type=int, default=1)
     parser.add_argument("--big-mib", type=int, default=1024)
     parser.add_argument("--no-dvc", action="store_true", help="fastpipe and cp only")
+    parser.add_argument("--rounds", type=int, default=3, help="times each case runs (median)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
 
@@ -215,46 +232,69 @@ def main(argv: Sequence[str] | None = None) -> int:
         write_big_file(path, args.big_mib)
 
     warm_up(with_dvc=not args.no_dvc)
-    results: dict[str, dict[str, dict[str, float] | None]] = {}
+    rounds: list[Results] = []
     with tempfile.TemporaryDirectory(prefix="fastpipe-remote-bench-", dir=Path.cwd()) as tmp:
         work = Path(tmp)
-        results["small"] = {
-            "fastpipe": fastpipe_case(work, SMALL_PIPELINE, "data", small),
-            "dvc": None if args.no_dvc else dvc_case(work, "data", small),
-        }
-        results["big"] = {
-            "fastpipe": fastpipe_case(work, BIG_PIPELINE, "big.bin", big),
-            "dvc": None if args.no_dvc else dvc_case(work, "big.bin", big),
-            "cp": copy_case(work, big),
-        }
-    print(table(results, args))
+        for i in range(args.rounds):
+            print(f"round {i + 1}/{args.rounds}", file=sys.stderr, flush=True)
+            found: Results = {}
+            found["small"] = {
+                "fastpipe": fastpipe_case(work, SMALL_PIPELINE, "data", small),
+                "dvc": None if args.no_dvc else dvc_case(work, "data", small),
+            }
+            found["big"] = {
+                "fastpipe": fastpipe_case(work, BIG_PIPELINE, "big.bin", big),
+                "dvc": None if args.no_dvc else dvc_case(work, "big.bin", big),
+                "cp": copy_case(work, big),
+            }
+            found["big-hardlink"] = {
+                "fastpipe": fastpipe_case(work, BIG_PIPELINE, "big.bin", big, hardlink=True),
+                "dvc": None if args.no_dvc else dvc_case(work, "big.bin", big, hardlink=True),
+                "cp": copy_case(work, big),
+            }
+            rounds.append(found)
+    print(table(rounds, args))
     if args.json:
-        args.json.write_text(json.dumps({"args": vars(args) | {"json": None}, **results}, indent=2))
+        args.json.write_text(json.dumps({"args": vars(args) | {"json": None}, "rounds": rounds}))
     return 0
 
 
-def table(results: dict[str, dict[str, dict[str, float] | None]], args: argparse.Namespace) -> str:
-    """A markdown table: seconds per tool and direction, and fastpipe's ratio to each other."""
+Results = dict[str, dict[str, dict[str, float] | None]]  # case -> tool -> direction -> seconds
+
+
+def _seconds(rounds: list[Results], case: str, tool: str, direction: str) -> list[float] | None:
+    found = [r[case][tool] for r in rounds if r[case].get(tool) is not None]
+    return [f[direction] for f in found if f is not None] or None
+
+
+def table(rounds: list[Results], args: argparse.Namespace) -> str:
+    """A markdown table: median seconds (and range) per tool and direction, and fastpipe's
+    ratio to each other, of the medians."""
     names = {
         "small": f"{args.files:,} files x {args.file_kib} KiB",
         "big": f"1 file of {args.big_mib:,} MiB",
+        "big-hardlink": f"1 file of {args.big_mib:,} MiB, hard-linked",
     }
-    lines = ["| data | direction | fastpipe | dvc | cp | dvc / fastpipe | fastpipe / cp |"]
+    lines = [f"{len(rounds)} round(s): median (min-max)", ""]
+    lines.append("| data | direction | fastpipe | dvc | cp | dvc / fastpipe | fastpipe / cp |")
     lines.append("|---|---|---|---|---|---|---|")
-    for case, found in results.items():
-        fp = found["fastpipe"]
-        assert fp is not None
-        dvc, cp = found.get("dvc"), found.get("cp")
+    for case, name in names.items():
         for direction in ("push", "pull"):
-            cells = [
-                f"{fp[direction]:.2f} s",
-                f"{dvc[direction]:.2f} s" if dvc else "-",
-                f"{cp[direction]:.2f} s" if cp else "-",
-                f"{dvc[direction] / fp[direction]:.1f}x" if dvc else "-",
-                f"{fp[direction] / cp[direction]:.2f}x" if cp else "-",
-            ]
-            lines.append(f"| {names[case]} | {direction} | " + " | ".join(cells) + " |")
+            fp, dvc, cp = (_seconds(rounds, case, t, direction) for t in ("fastpipe", "dvc", "cp"))
+            assert fp is not None
+            cells = [_cell(fp), _cell(dvc), _cell(cp)]
+            cells.append(f"{median(dvc) / median(fp):.1f}x" if dvc else "-")
+            cells.append(f"{median(fp) / median(cp):.2f}x" if cp else "-")
+            lines.append(f"| {name} | {direction} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _cell(values: list[float] | None) -> str:
+    if not values:
+        return "-"
+    if len(values) == 1:
+        return f"{values[0]:.2f} s"
+    return f"{median(values):.2f} s ({min(values):.2f}-{max(values):.2f})"
 
 
 if __name__ == "__main__":

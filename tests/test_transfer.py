@@ -71,7 +71,7 @@ def cache(tmp_path: Path) -> Path:
 
 def do_push(remote: Remote, cache: Path, keys: list[str], **kw: object) -> transfer.TransferResult:
     index = RemoteIndex.load(cache, remote)
-    return transfer.push(keys, lambda k: cache / k, remote, index=index, **kw)  # type: ignore[arg-type]
+    return transfer.push(keys, lambda k: f"{cache}/{k}", remote, index=index, **kw)  # type: ignore[arg-type]
 
 
 def do_fetch(remote: Remote, cache: Path, keys: list[str]) -> transfer.TransferResult:
@@ -126,6 +126,34 @@ def test_keys_missing_locally_are_reported_not_uploaded(
     result = do_push(remote, cache, [key, absent])
     assert result.missing == (absent,)
     assert remote_keys(remote) == {key}
+
+
+def test_what_is_no_regular_file_in_the_cache_is_missing_not_uploaded(
+    make_remote: MakeRemote, cache: Path
+) -> None:
+    remote = make_remote()
+    key = store(cache, b"here")
+    odd = objectkeys.file_key("cd" * 16)
+    (cache / odd).mkdir(parents=True)  # a folder where the object should be
+    result = do_push(remote, cache, [key, odd])
+    assert result.missing == (odd,)
+    assert (result.uploaded.objects, result.uploaded.bytes) == (1, 4)
+    assert remote_keys(remote) == {key}
+
+
+def test_progress_is_told_at_the_start_the_end_and_at_most_every_interval(
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    remote = open_remote(RemoteConfig("store", str(tmp_path / "remote")), tmp_path)
+    keys = [store(cache, f"{i}".encode()) for i in range(30)]
+    seen: list[TransferProgress] = []
+    monkeypatch.setattr(transfer, "PROGRESS_INTERVAL_S", 3600.0)
+    do_push(remote, cache, keys[:15], listener=seen.append)
+    assert [(p.done, p.total) for p in seen] == [(0, 15), (15, 15)]
+    seen.clear()
+    monkeypatch.setattr(transfer, "PROGRESS_INTERVAL_S", 0.0)
+    do_push(remote, cache, keys, listener=seen.append)
+    assert [p.done for p in seen] == list(range(16))  # 15 were on the remote already
 
 
 def test_fetch_downloads_verifies_and_publishes_read_only(

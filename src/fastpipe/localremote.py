@@ -14,6 +14,7 @@ import contextlib
 import itertools
 import os
 import shutil
+import stat
 import uuid
 
 import xxhash
@@ -39,38 +40,45 @@ class Directory:
             os.makedirs(folder, exist_ok=True)
             self._made.add(folder)
 
-    def upload(self, source: str, target: str) -> int:
-        """Copy `source` to `target` through a temp file beside it and a rename; the size."""
-        folder, _, name = target.rpartition("/")
-        self.ensure_folder(folder)
-        temp = f"{folder}/.{name}.{self.temp_tag()}.tmp"
+    def upload(self, source: str, target: str) -> int | None:
+        """Copy `source` to `target` through a temp file beside it and a rename: the size, or
+        None when `source` is no regular file (nothing is written then)."""
         try:
-            size = _copy(source, temp)
-            os.replace(temp, target)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temp)
-            raise
+            src = os.open(source, os.O_RDONLY)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        try:
+            found = os.fstat(src)
+            if not stat.S_ISREG(found.st_mode):
+                return None
+            folder, _, name = target.rpartition("/")
+            self.ensure_folder(folder)
+            temp = f"{folder}/.{name}.{self.temp_tag()}.tmp"
+            try:
+                size = _copy(src, found.st_size, temp)
+                os.replace(temp, target)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(temp)
+                raise
+        finally:
+            os.close(src)
         return size
 
 
-def _copy(source: str, target: str) -> int:
-    """Copy a file's bytes to the new file `target` in the kernel (copy_file_range, as `cp`)."""
-    src = os.open(source, os.O_RDONLY)
+def _copy(src: int, size: int, target: str) -> int:
+    """Copy the open file `src` (of `size` bytes) to the new file `target` in the kernel
+    (copy_file_range, as `cp`); the bytes copied."""
+    dst = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
-        size = os.fstat(src).st_size
-        dst = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        try:
-            copied = _copy_range(src, dst, size)
-            if copied < size:  # no copy_file_range here, or it stopped early
-                os.lseek(src, copied, os.SEEK_SET)
-                with open(src, "rb", closefd=False) as s, open(dst, "wb", closefd=False) as d:
-                    shutil.copyfileobj(s, d, _CHUNK)
-                copied = os.fstat(dst).st_size
-        finally:
-            os.close(dst)
+        copied = _copy_range(src, dst, size)
+        if copied < size:  # no copy_file_range here, or it stopped early
+            os.lseek(src, copied, os.SEEK_SET)
+            with open(src, "rb", closefd=False) as s, open(dst, "wb", closefd=False) as d:
+                shutil.copyfileobj(s, d, _CHUNK)
+            copied = os.fstat(dst).st_size
     finally:
-        os.close(src)
+        os.close(dst)
     return copied
 
 

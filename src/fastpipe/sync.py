@@ -126,7 +126,7 @@ def push(
     keys = objects_of(project.root, stages, cached) + run_entries(cache)
     index = transfer.RemoteIndex.load(cache, remote)
     result = transfer.push(
-        keys, lambda key: cache / key, remote, index=index, jobs=jobs, listener=listener
+        keys, lambda key: f"{cache}/{key}", remote, index=index, jobs=jobs, listener=listener
     )
     return SyncResult(result)
 

@@ -24,6 +24,8 @@ def test_remote_benchmark_smoke(tmp_path: Path) -> None:
             "--big-mib",
             "2",
             "--no-dvc",
+            "--rounds",
+            "2",
             "--json",
             str(out),
         ],
@@ -35,9 +37,12 @@ def test_remote_benchmark_smoke(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done
     data = json.loads(out.read_text())
-    for case in ("small", "big"):
-        assert set(data[case]["fastpipe"]) == {"push", "pull"}
-        assert data[case]["dvc"] is None
-    assert set(data["big"]["cp"]) == {"push", "pull"}
+    assert len(data["rounds"]) == 2
+    for found in data["rounds"]:
+        for case in ("small", "big", "big-hardlink"):
+            assert set(found[case]["fastpipe"]) == {"push", "pull"}
+            assert found[case]["dvc"] is None
+        assert set(found["big"]["cp"]) == {"push", "pull"}
     assert "| 20 files x 1 KiB | push |" in done.stdout
+    assert "| 1 file of 2 MiB, hard-linked | pull |" in done.stdout
     assert list(tmp_path.iterdir()) == [out]  # its work folder is removed
