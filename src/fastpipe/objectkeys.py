@@ -27,7 +27,7 @@ MANIFEST_LIMIT = 256 << 20  # a manifest of a million files is ~100 MiB
 class Publish(Protocol):
     """Checks a downloaded object and publishes it (`Publisher` is the cache's own)."""
 
-    def __call__(self, key: str, temp: Path, digest: str | None = None) -> None:
+    def __call__(self, key: str, temp: str | Path, digest: str | None = None) -> None:
         """Publish the object `key` from `temp`; `digest` is the xxh3 of its bytes when the
         download computed it while writing them (else the bytes are hashed here)."""
         ...
@@ -83,7 +83,7 @@ class Publisher:
     def verified(self) -> frozenset[str]:
         return frozenset(self._verified)
 
-    def __call__(self, key: str, temp: Path, digest: str | None = None) -> None:
+    def __call__(self, key: str, temp: str | Path, digest: str | None = None) -> None:
         if key.startswith(FILES + "/"):
             _verify_file_object(key, temp, digest)
         else:
@@ -105,11 +105,11 @@ class Publisher:
         self._verified.add(key)
 
 
-def _verify_file_object(key: str, temp: Path, digest: str | None) -> None:
+def _verify_file_object(key: str, temp: str | Path, digest: str | None) -> None:
     name = digest_of(key)
-    if (hash_file(temp) if digest is None else digest) == name:
+    if (hash_file(Path(temp)) if digest is None else digest) == name:
         return
-    if tree_hash_of_manifest(temp) == name:
+    if tree_hash_of_manifest(Path(temp)) == name:
         return
     raise CorruptObjectError(f"{key}: its bytes do not match its name")
 
@@ -144,9 +144,9 @@ def tree_hash_of_manifest(path: Path) -> str | None:
     return hasher.hexdigest()
 
 
-def _verify_json_object(key: str, temp: Path) -> None:
+def _verify_json_object(key: str, temp: str | Path) -> None:
     try:
-        data = json.loads(temp.read_bytes())
+        data = json.loads(Path(temp).read_bytes())
     except (OSError, ValueError):
         data = None
     if not isinstance(data, dict):

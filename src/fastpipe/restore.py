@@ -176,10 +176,11 @@ def _copy(
     """Copy the object to `tmp` and verify what was read, unless `trusted` (mode from the
     umask, as any file)."""
     mode = 0o777 if executable else 0o666
-    with open(obj, "rb") as source:
-        size = os.fstat(source.fileno()).st_size
+    source = os.open(obj, os.O_RDONLY)  # not Python's buffered open: no fstat, ioctl, lseek
+    try:
+        size = os.fstat(source).st_size
         if size <= _SMALL:  # one read, hashed in memory: no second pass over the copy
-            data = source.read()
+            data = _read_all(source, size)
             if not trusted and xxhash.xxh3_128_hexdigest(data) != digest:
                 raise CorruptObjectError(digest, Path(obj))
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
@@ -191,11 +192,25 @@ def _copy(
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
         try:
             copy_mode = LinkMode.COPY if store.link is LinkMode.COPY else LinkMode.REFLINK
-            links.copy_fd(source.fileno(), fd, size, copy_mode, store.prims)
+            links.copy_fd(source, fd, size, copy_mode, store.prims)
         finally:
             os.close(fd)
+    finally:
+        os.close(source)
     if not trusted and hash_file(Path(tmp)) != digest:
         raise CorruptObjectError(digest, Path(obj))
+
+
+def _read_all(fd: int, size: int) -> bytes:
+    """The whole file, read to its end unless the first read returned exactly the `size` bytes
+    fstat gave (a short read, or a file that changed since, is read on to its end)."""
+    data = os.read(fd, size)
+    if len(data) == size and size > 0:
+        return data
+    parts = [data]
+    while chunk := os.read(fd, 1 << 20):
+        parts.append(chunk)
+    return b"".join(parts)
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -173,12 +173,12 @@ def _exists(remote: Remote, key: str) -> bool:
     return os.path.isfile(path) if remote.is_local else bool(remote.fs.exists(path))
 
 
-def _download(remote: Remote, key: str, temp: Path) -> tuple[int, str | None]:
+def _download(remote: Remote, key: str, temp: str) -> tuple[int, str | None]:
     """Copy the object into `temp`: its size, and its xxh3 where it was hashed on the way."""
     if remote.is_local:
-        return localremote.download(remote.path(key), str(temp))
-    remote.fs.get_file(remote.path(key), str(temp))
-    return temp.stat().st_size, None
+        return localremote.download(remote.path(key), temp)
+    remote.fs.get_file(remote.path(key), temp)
+    return os.stat(temp).st_size, None
 
 
 def _find(remote: Remote, prefix: str) -> list[str]:
@@ -274,7 +274,7 @@ def fetch(
     sizes: list[int] = []
 
     def download(key: str) -> None:
-        temp = Path(f"{folder}/{digest_of(key)}.{token}-{next(counter)}.tmp")
+        temp = f"{folder}/{digest_of(key)}.{token}-{next(counter)}.tmp"
         try:
             size, digest = _download(remote, key, temp)
             publish(key, temp, digest)
@@ -288,7 +288,7 @@ def fetch(
             return
         finally:
             with contextlib.suppress(FileNotFoundError):
-                temp.unlink()
+                os.unlink(temp)
         with lock:
             sizes.append(size)
         if index is not None:
@@ -360,9 +360,7 @@ class _Tracker:
             if self._done < self._total and now < self._next_at:
                 return
             self._next_at = now + PROGRESS_INTERVAL_S
-            self._listener(
-                TransferProgress(self._direction, self._done, self._total, self._bytes)
-            )
+            self._listener(TransferProgress(self._direction, self._done, self._total, self._bytes))
 
 
 def _each(
