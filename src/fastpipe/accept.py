@@ -44,7 +44,7 @@ def accept(ctx: Context, names: Sequence[str], because: str, *, force: bool) -> 
         if reasons:
             write_lock(layout.lock_path(name), entry)
             manifest = ctx.manifest(name, quiet=True)
-            sourcestore.store(layout, manifest.items, manifest.source)
+            sourcestore.store(layout, manifest.items, manifest.definition)
             ctx.forget_lock(name)
         done.append(Accepted(name, reasons))
     return done

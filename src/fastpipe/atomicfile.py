@@ -23,8 +23,12 @@ def atomic_write(path: Path, data: bytes) -> None:
 def atomic_write_many(files: Sequence[tuple[Path, bytes]]) -> None:
     """Write each (path, data) atomically; all data reaches the disk before any rename."""
     temps: list[tuple[str, Path]] = []
+    made: set[Path] = set()  # folders known to exist (many files share a fan-out folder)
     try:
         for path, data in files:
+            if path.parent not in made:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                made.add(path.parent)
             temps.append((_write_temp(path, data), path))
         if len(temps) == 1:
             with open(temps[0][0], "rb") as f:
@@ -41,11 +45,14 @@ def atomic_write_many(files: Sequence[tuple[Path, bytes]]) -> None:
 
 
 def _write_temp(path: Path, data: bytes) -> str:
-    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = _create_temp(path)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
+        try:  # os.write, not a buffered file: no fstat, ioctl and lseek per file
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        finally:
+            os.close(fd)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 
-from fastpipe import graph, iowatch, runhistory, runrecord, sourcestore
+from fastpipe import graph, iowatch, runhistory, runrecord
 from fastpipe.context import Context
 from fastpipe.devices import Device, DeviceError, DeviceSource, NvmlDevices
 from fastpipe.discovery import Project
@@ -233,9 +233,7 @@ class _Run:
         entry = self._entry(name, result.outputs)
         self.store.commit(entry)
         manifest = ctx.manifest(name)
-        self.store.remember_sources(
-            sourcestore.pending(ctx.pipeline.project.layout, manifest.items, manifest.source)
-        )
+        self.store.remember_sources(manifest.items, manifest.definition)
         ctx.forget_lock(name)
         key = self._run_key(name, deps)
         if key is not None:

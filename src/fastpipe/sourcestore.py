@@ -4,6 +4,10 @@
 old text comes from this local, content-addressed store under `.fastpipe/cache/sources/`
 (not committed), filled when locks are written; the new text from the current manifest. The
 texts are `ast.unparse` of the normalized definitions, so comments and layout never show.
+
+A run stores each definition as written (fingerprint/readable.py's encoding: a versioned
+header, then its lines) and the text is made when a diff is asked for: rendering every stage a
+run records cost ~1 ms a stage. A file without that header (written before) is the text.
 """
 
 from __future__ import annotations
@@ -12,9 +16,15 @@ import difflib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fastpipe.atomicfile import atomic_write_many
 from fastpipe.layout import Layout
+
+if TYPE_CHECKING:
+    from fastpipe.fingerprint.readable import Readable
+
+Definitions = Callable[[str], "Readable | None"]  # item -> its definition (None: not one)
 
 
 def _path(layout: Layout, digest: str) -> Path | None:
@@ -23,25 +33,32 @@ def _path(layout: Layout, digest: str) -> Path | None:
     return layout.cache / "sources" / digest[:2] / digest
 
 
-def store(layout: Layout, items: Mapping[str, str], source_of: Callable[[str], str | None]) -> None:
-    """Keep the source of each `{item: manifest hash}` not yet stored (`source_of(item)`:
-    its normalized source, None for what is not a definition)."""
-    write(pending(layout, items, source_of))
+def store(layout: Layout, items: Mapping[str, str], definition_of: Definitions) -> None:
+    """Keep the definition of each `{item: manifest hash}` not yet stored."""
+    write(pending(layout, items, definition_of))
 
 
 def pending(
-    layout: Layout, items: Mapping[str, str], source_of: Callable[[str], str | None]
+    layout: Layout,
+    items: Mapping[str, str],
+    definition_of: Definitions,
+    seen: set[str] | None = None,
 ) -> list[tuple[Path, bytes]]:
-    """The files `store` would write: (path, text) of each item whose source is not stored.
-    A run collects them stage by stage and writes them all at its end (`write`)."""
+    """The files `store` would write: (path, bytes) of each item whose definition is not
+    stored. A run collects them stage by stage and writes them all at its end (`write`);
+    `seen` (the run's) holds the hashes already looked at, each looked at once."""
     files: list[tuple[Path, bytes]] = []
     for item, digest in items.items():
+        if seen is not None:
+            if digest in seen:
+                continue
+            seen.add(digest)
         path = _path(layout, digest)
         if path is None or path.exists():
             continue
-        text = source_of(item)
-        if text is not None:
-            files.append((path, text.encode("utf-8")))
+        found = definition_of(item)
+        if found is not None:
+            files.append((path, found.encode()))
     return files
 
 
@@ -57,10 +74,21 @@ def write(files: Iterable[tuple[Path, bytes]]) -> None:
 
 def load(layout: Layout, digest: str) -> str | None:
     """The stored source for a manifest hash, or None when it is not (or no longer) stored."""
+    from fastpipe.fingerprint.readable import HEADER, Readable
+
     path = _path(layout, digest)
     try:
-        return path.read_text("utf-8") if path is not None else None
-    except (OSError, UnicodeDecodeError):
+        data = path.read_bytes() if path is not None else None
+    except OSError:
+        return None
+    if data is None:
+        return None
+    if data.startswith(HEADER.partition(" ")[0].encode() + b" "):  # any version of ours
+        found = Readable.decode(data)
+        return found.text() if found is not None else None
+    try:
+        return data.decode("utf-8")  # stored as text, before definitions were
+    except UnicodeDecodeError:
         return None
 
 

@@ -91,6 +91,7 @@ class StateStore:
         self._writer: LockWriter | None = None
         self._runs: list[tuple[Path, bytes]] = []
         self._sources: list[tuple[Path, bytes]] = []
+        self._sources_seen: set[str] = set()  # manifest hashes already looked at this run
 
     def read_lock(self, name: str) -> LockRead:
         return read_stage_lock(self.layout, name)
@@ -119,10 +120,15 @@ class StateStore:
         """Queue a run-cache entry (written at close, all with one filesystem flush)."""
         self._runs.append(self.runs.entry(key, stage, outs))
 
-    def remember_sources(self, files: Sequence[tuple[Path, bytes]]) -> None:
-        """Queue normalized sources for `explain --diff` (sourcestore.pending), written at
-        close with one filesystem flush: no stage's finish waits for a sync of them."""
-        self._sources.extend(files)
+    def remember_sources(
+        self, items: Mapping[str, str], definition_of: sourcestore.Definitions
+    ) -> None:
+        """Queue the definitions of a stage's code items for `explain --diff`
+        (sourcestore.pending), written at close with one filesystem flush: no stage's finish
+        waits for a sync of them. A helper many stages share is looked at once."""
+        self._sources.extend(
+            sourcestore.pending(self.layout, items, definition_of, self._sources_seen)
+        )
 
     def restore(self, outs: Mapping[str, FileHash], cache: StatCache) -> Placement:
         """Write `outs` from the object cache (FileNotFoundError, CorruptObjectError)."""

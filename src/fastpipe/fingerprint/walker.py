@@ -66,6 +66,10 @@ class Manifest:
         found = self.definitions.get(item)
         return found.text() if found is not None else None
 
+    def definition(self, item: str) -> Readable | None:
+        """What shows a function, class or stage item's source (None: not a definition)."""
+        return self.definitions.get(item)
+
 
 def _definitions_of(
     final: Mapping[str, str],
