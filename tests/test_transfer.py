@@ -117,26 +117,17 @@ def test_without_the_index_the_remote_is_asked_per_object_or_by_listing(
     assert remote_keys(remote) == set(keys)
 
 
+@pytest.mark.parametrize("kind", ["absent", "a folder"])
 def test_keys_missing_locally_are_reported_not_uploaded(
-    make_remote: MakeRemote, cache: Path
+    make_remote: MakeRemote, cache: Path, kind: str
 ) -> None:
     remote = make_remote()
     key = store(cache, b"here")
-    absent = objectkeys.file_key("ab" * 16)
-    result = do_push(remote, cache, [key, absent])
-    assert result.missing == (absent,)
-    assert remote_keys(remote) == {key}
-
-
-def test_what_is_no_regular_file_in_the_cache_is_missing_not_uploaded(
-    make_remote: MakeRemote, cache: Path
-) -> None:
-    remote = make_remote()
-    key = store(cache, b"here")
-    odd = objectkeys.file_key("cd" * 16)
-    (cache / odd).mkdir(parents=True)  # a folder where the object should be
-    result = do_push(remote, cache, [key, odd])
-    assert result.missing == (odd,)
+    missing = objectkeys.file_key("ab" * 16)
+    if kind == "a folder":  # where the object should be: no regular file, so missing too
+        (cache / missing).mkdir(parents=True)
+    result = do_push(remote, cache, [key, missing])
+    assert result.missing == (missing,)
     assert (result.uploaded.objects, result.uploaded.bytes) == (1, 4)
     assert remote_keys(remote) == {key}
 
