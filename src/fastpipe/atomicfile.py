@@ -14,6 +14,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from fastpipe import fdio
+
 
 def atomic_write(path: Path, data: bytes) -> None:
     """Write `data` to `path` through a temp file in the same directory and a rename."""
@@ -47,10 +49,8 @@ def atomic_write_many(files: Sequence[tuple[Path, bytes]]) -> None:
 def _write_temp(path: Path, data: bytes) -> str:
     fd, tmp = _create_temp(path)
     try:
-        try:  # os.write, not a buffered file: no fstat, ioctl and lseek per file
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
+        try:
+            fdio.write_all(fd, data)
         finally:
             os.close(fd)
     except BaseException:

@@ -19,6 +19,8 @@ import uuid
 
 import xxhash
 
+from fastpipe import fdio
+
 SMALL = 1 << 20  # objects up to this size are read whole, hashed in memory and written
 _CHUNK = 1 << 20
 
@@ -112,24 +114,14 @@ def download(source: str, temp: str) -> tuple[int, str]:
         dst = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         try:
             if size <= SMALL:
-                data = _read_all(src, size)
-                _write_all(dst, data)
+                data = fdio.read_all(src, size)
+                fdio.write_all(dst, data)
                 return len(data), xxhash.xxh3_128_hexdigest(data)
             return _stream(src, dst)
         finally:
             os.close(dst)
     finally:
         os.close(src)
-
-
-def _read_all(fd: int, size: int) -> bytes:
-    data = os.read(fd, size + 1)  # one more byte: a file that grew is read to its end
-    if len(data) <= size:
-        return data
-    parts = [data]
-    while chunk := os.read(fd, _CHUNK):
-        parts.append(chunk)
-    return b"".join(parts)
 
 
 def _stream(src: int, dst: int) -> tuple[int, str]:
@@ -139,15 +131,9 @@ def _stream(src: int, dst: int) -> tuple[int, str]:
     total = 0
     while n := os.readv(src, [buffer]):
         hasher.update(view[:n])
-        _write_all(dst, view[:n])
+        fdio.write_all(dst, view[:n])
         total += n
     return total, hasher.hexdigest()
-
-
-def _write_all(fd: int, data: bytes | memoryview) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
 
 
 def find(top: str) -> list[str]:

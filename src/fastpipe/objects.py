@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from fastpipe import links, safepath
+from fastpipe import fdio, links, safepath
 from fastpipe.hashing import TreeFile, hash_file, tree_digest
 from fastpipe.links import LinkMode, Primitives
 
@@ -95,7 +95,7 @@ class ObjectStore:
         target = self.path(digest)
         if target.exists():
             return False
-        return self._publish(target, lambda fd: _write_all(fd, data))
+        return self._publish(target, lambda fd: fdio.write_all(fd, data))
 
     def _adopt(self, src: Path, target: Path) -> bool:
         """Hard-link a workspace file into the cache, read-only (False across filesystems)."""
@@ -226,12 +226,6 @@ def _link_into_place(tmp: str, target: Path) -> bool:
             return False
         os.rename(tmp, target)
     return True
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
 
 
 def is_read_only(path: Path) -> bool:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import xxhash
 
-from fastpipe import links, safepath
+from fastpipe import fdio, links, safepath
 from fastpipe.hashing import StatCache, TreeFile, hash_file, hash_path
 from fastpipe.links import LinkMode
 from fastpipe.objects import CorruptObjectError, ObjectStore
@@ -180,12 +180,12 @@ def _copy(
     try:
         size = os.fstat(source).st_size
         if size <= _SMALL:  # one read, hashed in memory: no second pass over the copy
-            data = _read_all(source, size)
+            data = fdio.read_all(source, size)
             if not trusted and xxhash.xxh3_128_hexdigest(data) != digest:
                 raise CorruptObjectError(digest, Path(obj))
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
             try:
-                _write_all(fd, data)
+                fdio.write_all(fd, data)
             finally:
                 os.close(fd)
             return
@@ -199,24 +199,6 @@ def _copy(
         os.close(source)
     if not trusted and hash_file(Path(tmp)) != digest:
         raise CorruptObjectError(digest, Path(obj))
-
-
-def _read_all(fd: int, size: int) -> bytes:
-    """The whole file, read to its end unless the first read returned exactly the `size` bytes
-    fstat gave (a short read, or a file that changed since, is read on to its end)."""
-    data = os.read(fd, size)
-    if len(data) == size and size > 0:
-        return data
-    parts = [data]
-    while chunk := os.read(fd, 1 << 20):
-        parts.append(chunk)
-    return b"".join(parts)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
 
 
 def _files_below(directory: Path) -> list[tuple[str, str]]:

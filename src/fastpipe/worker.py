@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from fastpipe import devices, iowatch
+from fastpipe import devices, fdio, iowatch
 from fastpipe.hashing import FileHash, StatCache, StatEntry, hash_path, hash_tree_files
 
 _THIS_FILE = os.path.abspath(__file__)
@@ -321,9 +321,8 @@ def _pump(read_end: int, log: BinaryIO | None, echo_fd: int | None, prefix: byte
 
 
 def _write_all(fd: int, data: bytes) -> None:
-    with contextlib.suppress(OSError):
-        while data:
-            data = data[os.write(fd, data) :]
+    with contextlib.suppress(OSError):  # an echo to a closed terminal is not the stage's error
+        fdio.write_all(fd, data)
 
 
 class GpuSampler:

@@ -99,7 +99,8 @@ def lines_of(lines: Sequence[str], node: ast.AST) -> str:
             return _cut(lines[first], node.col_offset, end)
         head = _cut(lines[first], node.col_offset, None)
         return head + "".join(lines[first + 1 : last]) + _cut(lines[last], 0, end)
-    assert isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+    if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        raise TypeError(f"not a definition: {type(node).__name__}")
     first = min([d.lineno for d in node.decorator_list] + [node.lineno])
     return "".join(lines[first - 1 : node.end_lineno or node.lineno])
 

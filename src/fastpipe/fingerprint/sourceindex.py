@@ -147,7 +147,7 @@ class SourceIndex:
             return None
         try:
             return Readable(lines_of(lines, node), shape, dropped)
-        except (IndexError, UnicodeDecodeError, AssertionError):
+        except (IndexError, UnicodeDecodeError, TypeError):
             return None
 
     def _unchanged(self, filename: str) -> Carried | None:
