@@ -547,12 +547,15 @@ def test_an_ambient_read_is_named_with_the_line_that_asked(proj: Proj, lib: Lib)
     assert causes(proj) == [f"last load: os.environ read at helpers.py:{line}"]
 
 
-def test_verbose_cli_prints_one_line_per_cause(proj: Proj) -> None:
+@pytest.mark.parametrize("verb", ["status", "run"])
+def test_verbose_cli_prints_one_line_per_cause(proj: Proj, verb: str) -> None:
+    """`run` too: its fast path held the cause with the view's other events, and dropped all
+    of them when it fell back to a full load (which reports the warnings, but not the cause)."""
     settle(proj)
     proj.write("helpers.py", HELPERS.replace("text * factor", "factor * text"))
     proj.write("params.yaml", "first:\n  factor: 3\n")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    command = [sys.executable, "-m", "fastpipe", "status"]
+    command = [sys.executable, "-m", "fastpipe", verb]
     quiet = subprocess.run(command, cwd=proj.root, env=env, capture_output=True, text=True)
     assert quiet.returncode == 0, quiet.stderr
     assert "fast path off" not in quiet.stderr

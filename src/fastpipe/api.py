@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from fastpipe import discovery, fastpath, freshcert, projectlock
 from fastpipe.errors import ExecutorError, FastpipeError, FastpipeWarning, ProjectError
-from fastpipe.events import Event, Listener, StageSkipped, Waiting, WarningIssued
+from fastpipe.events import Event, FastPathOff, Listener, StageSkipped, Waiting, WarningIssued
 from fastpipe.layout import Layout
 from fastpipe.results import Outcome, RunResult, StageRun
 from fastpipe.staleness import StageStatus
@@ -265,6 +265,14 @@ class _Held:
         for event in held:
             self._listener(event)
 
+    def release_only(self, kind: type) -> None:
+        """Pass on the held events of type `kind`, drop the others, pass on all later ones."""
+        with self._lock:
+            held, self._held = self._held or [], None
+        for event in held:
+            if isinstance(event, kind):
+                self._listener(event)
+
 
 def _execute(
     ctx: Context,
@@ -297,12 +305,13 @@ def _nothing_to_run(
     """The run's result if a trusted snapshot shows every selected stage fresh, else None.
 
     When it is not, the full load reports the same warnings (code, locks): the fast path's
-    are dropped, so that each is printed once.
+    are dropped, so that each is printed once. Why the fast path is off is said only here.
     """
     started_ns = time.time_ns()
     held = _Held(notify)
     view = fastpath.open_view(project, held)
     if view is None:
+        held.release_only(FastPathOff)
         return None
     selection = view.select(targets, downstream=downstream)
     found = view.statuses(selection)
