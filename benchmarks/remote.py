@@ -1,7 +1,8 @@
 """push and pull to a local directory remote: fastpipe vs `dvc push` / `dvc pull`, one run.
 
 Two data sets, each measured once per tool in the same run on the same disk:
-- many small files: one directory out of N files (default 10,000 x 1 KiB);
+- many small files: one directory out of N files (default 10,000 x 1 KiB), also copied with
+  `cp -r` there and back: what creating the files costs on this disk at that minute;
 - one large file (default 1 GiB), also copied with `cp` there and back as the baseline.
 
 fastpipe: a project whose stage produced the data, its outs stored in the cache (the cache's
@@ -19,8 +20,10 @@ of two (cache and workspace).
 
 Both tools run in tools.environment() (PYTHONDONTWRITEBYTECODE dropped: a user's Python caches
 bytecode), after one untimed start of each, so neither pays for compiling its modules. Every
-case runs `--rounds` times, the tools and `cp` taking turns within each round; the table shows
-the median and the range (this VM's disk speed changes several-fold from minute to minute).
+case runs `--rounds` times, the tools and `cp` taking turns within each round (fastpipe and DVC
+swap who goes first every round); the table shows the median and the range, and DVC / fastpipe
+as the median of each round's ratio (this VM's disk speed changes several-fold from minute to
+minute, so a ratio is only fair within one round).
 
     python benchmarks/remote.py [--files 10000] [--file-kib 1] [--big-mib 1024] [--rounds 3]
                                 [--json OUT]
@@ -36,7 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from statistics import median
 
@@ -200,6 +203,21 @@ def copy_case(work: Path, make: object) -> dict[str, float]:
     return {"push": push, "pull": pull}
 
 
+def copy_tree_case(work: Path, make: object) -> dict[str, float]:
+    """`cp -r` of the small files there and back: what creating one file per object costs on
+    this disk at that minute (a push creates one per object, a pull two: cache and workspace).
+    Set up as copy_case is."""
+    made, source = work / "copy-data", work / "copy-cache"
+    there, back = work / "copy-remote", work / "copy-back"
+    make(made)  # type: ignore[operator]
+    shutil.copytree(made, source)
+    push = timed(["cp", "-r", str(source), str(there)], work)
+    _remove(made, source)
+    pull = timed(["cp", "-r", str(there), str(back)], work)
+    _remove(there, back)
+    return {"push": push, "pull": pull}
+
+
 def _rmtree(path: Path) -> None:
     if path.is_dir():
         for folder, _, files in os.walk(path):
@@ -239,20 +257,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         for i in range(args.rounds):
             print(f"round {i + 1}/{args.rounds}", file=sys.stderr, flush=True)
             found: Results = {}
-            found["small"] = {
-                "fastpipe": fastpipe_case(work, SMALL_PIPELINE, "data", small),
-                "dvc": None if args.no_dvc else dvc_case(work, "data", small),
-            }
-            found["big"] = {
-                "fastpipe": fastpipe_case(work, BIG_PIPELINE, "big.bin", big),
-                "dvc": None if args.no_dvc else dvc_case(work, "big.bin", big),
-                "cp": copy_case(work, big),
-            }
-            found["big-hardlink"] = {
-                "fastpipe": fastpipe_case(work, BIG_PIPELINE, "big.bin", big, hardlink=True),
-                "dvc": None if args.no_dvc else dvc_case(work, "big.bin", big, hardlink=True),
-                "cp": copy_case(work, big),
-            }
+            # The tools take turns going first: the disk's state drifts within a round.
+            first = "fastpipe" if i % 2 == 0 else "dvc"
+            found["small"] = _case(
+                first,
+                lambda: fastpipe_case(work, SMALL_PIPELINE, "data", small),
+                None if args.no_dvc else lambda: dvc_case(work, "data", small),
+                lambda: copy_tree_case(work, small),
+            )
+            found["big"] = _case(
+                first,
+                lambda: fastpipe_case(work, BIG_PIPELINE, "big.bin", big),
+                None if args.no_dvc else lambda: dvc_case(work, "big.bin", big),
+                lambda: copy_case(work, big),
+            )
+            found["big-hardlink"] = _case(
+                first,
+                lambda: fastpipe_case(work, BIG_PIPELINE, "big.bin", big, hardlink=True),
+                None if args.no_dvc else lambda: dvc_case(work, "big.bin", big, hardlink=True),
+                lambda: copy_case(work, big),
+            )
             rounds.append(found)
     print(table(rounds, args))
     if args.json:
@@ -261,6 +285,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 Results = dict[str, dict[str, dict[str, float] | None]]  # case -> tool -> direction -> seconds
+Case = Callable[[], "dict[str, float] | None"]
+
+
+def _case(
+    first: str, fastpipe: Case, dvc: Case | None, cp: Case
+) -> dict[str, dict[str, float] | None]:
+    """One case of a round: both tools (`first` going first), then `cp`."""
+    found: dict[str, dict[str, float] | None] = {"dvc": None}
+    for tool in ("fastpipe", "dvc") if first == "fastpipe" else ("dvc", "fastpipe"):
+        run = fastpipe if tool == "fastpipe" else dvc
+        if run is not None:
+            found[tool] = run()
+    found["cp"] = cp()
+    return found
 
 
 def _seconds(rounds: list[Results], case: str, tool: str, direction: str) -> list[float] | None:
@@ -269,8 +307,8 @@ def _seconds(rounds: list[Results], case: str, tool: str, direction: str) -> lis
 
 
 def table(rounds: list[Results], args: argparse.Namespace) -> str:
-    """A markdown table: median seconds (and range) per tool and direction, and fastpipe's
-    ratio to each other, of the medians."""
+    """A markdown table: median seconds (and range) per tool and direction; DVC / fastpipe
+    as the median of each round's ratio; fastpipe / cp of the medians."""
     names = {
         "small": f"{args.files:,} files x {args.file_kib} KiB",
         "big": f"1 file of {args.big_mib:,} MiB",
@@ -284,10 +322,22 @@ def table(rounds: list[Results], args: argparse.Namespace) -> str:
             fp, dvc, cp = (_seconds(rounds, case, t, direction) for t in ("fastpipe", "dvc", "cp"))
             assert fp is not None
             cells = [_cell(fp), _cell(dvc), _cell(cp)]
-            cells.append(f"{median(dvc) / median(fp):.1f}x" if dvc else "-")
+            cells.append(_ratio(rounds, case, direction) if dvc else "-")
             cells.append(f"{median(fp) / median(cp):.2f}x" if cp else "-")
             lines.append(f"| {name} | {direction} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _ratio(rounds: list[Results], case: str, direction: str) -> str:
+    """DVC / fastpipe within each round (the same minute of the disk): median (min-max)."""
+    ratios = []
+    for r in rounds:
+        fp, dvc = r[case].get("fastpipe"), r[case].get("dvc")
+        if fp is not None and dvc is not None:
+            ratios.append(dvc[direction] / fp[direction])
+    if len(ratios) == 1:
+        return f"{ratios[0]:.1f}x"
+    return f"{median(ratios):.1f}x ({min(ratios):.1f}-{max(ratios):.1f})"
 
 
 def _cell(values: list[float] | None) -> str:
