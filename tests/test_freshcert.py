@@ -219,15 +219,17 @@ def test_the_real_command_answers_from_the_certificate_without_loading_fastpath(
     tmp_path: Path,
 ) -> None:
     """Fresh interpreters, the real trust window: run, wait it out, status (writes it), then
-    status and run are answered without importing the snapshot machinery, and an edit is seen."""
+    status and run are answered without importing the snapshot machinery (nor, for the run's
+    history record, staleness or secrets), and an edit is seen."""
     write(tmp_path, "pipeline.py", PIPELINE)
     write(tmp_path, "helpers.py", HELPERS)
     write(tmp_path, "data/in.txt", "ab")
     write(tmp_path, "data/dir/one.txt", "1")
     probe = (
         "import atexit, sys\n"
+        "heavy = ('fastpipe.staleness', 'secrets')\n"
         "atexit.register(lambda: print('LOADED' if 'fastpipe.fastpath' in sys.modules"
-        " else 'CERTIFIED', file=sys.stderr))\n"
+        " else 'CERTIFIED' + ' +heavy' * any(m in sys.modules for m in heavy), file=sys.stderr))\n"
         "from fastpipe.entry import main\n"
         "main(sys.argv[1:])\n"
     )

@@ -11,18 +11,21 @@ from __future__ import annotations
 
 import contextlib
 import json
-import secrets
-import shlex
+import os
 import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastpipe.atomicfile import atomic_write
 from fastpipe.errors import RunNotFoundError
-from fastpipe.staleness import Reason
+
+# A no-op run answered from the fresh certificate records itself through this module: it
+# imports only what writing a record needs (no staleness, secrets or shlex).
+if TYPE_CHECKING:
+    from fastpipe.staleness import Reason
 
 SCHEMA = 1
 KEEP = 100  # records kept; older ones are deleted when a run is recorded
@@ -71,11 +74,13 @@ class RunRecord:
 
 def new_run_id(started: float) -> str:
     """`20261206-213501-3f2a`: the UTC start time (sortable), then 4 random hex digits."""
-    return time.strftime("%Y%m%d-%H%M%S", time.gmtime(started)) + "-" + secrets.token_hex(2)
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime(started)) + "-" + os.urandom(2).hex()
 
 
 def command_line(argv: Sequence[str] | None = None) -> str:
     """How this process was started, as the user would type it."""
+    import shlex
+
     args = list(sys.argv if argv is None else argv)
     if args and Path(args[0]).name in ("fastpipe", "__main__.py"):
         return shlex.join(["fastpipe", *args[1:]])
