@@ -187,33 +187,22 @@ def warm_up(*, with_dvc: bool) -> None:
         subprocess.run(command, capture_output=True, check=False, env=tools.environment())
 
 
-def copy_case(work: Path, make: object) -> dict[str, float]:
-    """`cp` there and back. Like the tools' projects, the data is written and then copied once
-    (their cache) before the timed steps: the disk has absorbed the same writes for all three
-    (on this VM, 1 GiB more written beforehand made the next 1 GiB copy several times slower).
+def copy_case(work: Path, make: object, *, tree: bool = False) -> dict[str, float]:
+    """`cp` there and back (`cp -r` of a folder with `tree`: what creating one file per object
+    costs on this disk at that minute; a push creates one per object, a pull two). Like the
+    tools' projects, the data is written and then copied once (their cache) before the timed
+    steps: the disk has absorbed the same writes for all three (on this VM, 1 GiB more written
+    beforehand made the next 1 GiB copy several times slower).
     """
-    made, source = work / "big.bin", work / "copy-cache.bin"
-    there, back = work / "copy-remote.bin", work / "copy-back.bin"
+    suffix = "" if tree else ".bin"
+    made, source = work / f"copy-data{suffix}", work / f"copy-cache{suffix}"
+    there, back = work / f"copy-remote{suffix}", work / f"copy-back{suffix}"
     make(made)  # type: ignore[operator]
-    shutil.copyfile(made, source)
-    push = timed(["cp", str(source), str(there)], work)
+    (shutil.copytree if tree else shutil.copyfile)(made, source)
+    cp = ["cp", "-r"] if tree else ["cp"]
+    push = timed([*cp, str(source), str(there)], work)
     _remove(made, source)  # as the tools' pull follows deleting their data and cache
-    pull = timed(["cp", str(there), str(back)], work)
-    _remove(there, back)
-    return {"push": push, "pull": pull}
-
-
-def copy_tree_case(work: Path, make: object) -> dict[str, float]:
-    """`cp -r` of the small files there and back: what creating one file per object costs on
-    this disk at that minute (a push creates one per object, a pull two: cache and workspace).
-    Set up as copy_case is."""
-    made, source = work / "copy-data", work / "copy-cache"
-    there, back = work / "copy-remote", work / "copy-back"
-    make(made)  # type: ignore[operator]
-    shutil.copytree(made, source)
-    push = timed(["cp", "-r", str(source), str(there)], work)
-    _remove(made, source)
-    pull = timed(["cp", "-r", str(there), str(back)], work)
+    pull = timed([*cp, str(there), str(back)], work)
     _remove(there, back)
     return {"push": push, "pull": pull}
 
@@ -263,7 +252,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 first,
                 lambda: fastpipe_case(work, SMALL_PIPELINE, "data", small),
                 None if args.no_dvc else lambda: dvc_case(work, "data", small),
-                lambda: copy_tree_case(work, small),
+                lambda: copy_case(work, small, tree=True),
             )
             found["big"] = _case(
                 first,

@@ -259,18 +259,13 @@ class _Held:
                 return
         self._listener(event)
 
-    def release(self) -> None:
+    def release(self, only: type | None = None) -> None:
+        """Pass on the held events (with `only`, those of that type; the rest are dropped),
+        then every later one."""
         with self._lock:
             held, self._held = self._held or [], None
         for event in held:
-            self._listener(event)
-
-    def release_only(self, kind: type) -> None:
-        """Pass on the held events of type `kind`, drop the others, pass on all later ones."""
-        with self._lock:
-            held, self._held = self._held or [], None
-        for event in held:
-            if isinstance(event, kind):
+            if only is None or isinstance(event, only):
                 self._listener(event)
 
 
@@ -311,7 +306,7 @@ def _nothing_to_run(
     held = _Held(notify)
     view = fastpath.open_view(project, held)
     if view is None:
-        held.release_only(FastPathOff)
+        held.release(only=FastPathOff)
         return None
     selection = view.select(targets, downstream=downstream)
     found = view.statuses(selection)
